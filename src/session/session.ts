@@ -1,0 +1,584 @@
+/**
+ * One request's view of one session. Nothing happens until the handler asks:
+ * a request that never touches its session costs no store call, and no session
+ * (nor cookie) exists until something is written.
+ *
+ * Reads cost one store round trip. Changes are buffered and committed as a delta
+ * (only the keys that changed) in one atomic write before the response starts;
+ * `update()` and `increment()` are the exceptions: they go to the store at once,
+ * atomically, so concurrent read-modify-writes from many servers all land.
+ * A write never re-creates a session that was destroyed meanwhile (logout sticks).
+ */
+import { callStore } from './call-store.js';
+import { UnpinnedError } from './errors.js';
+import type { SessionMetrics } from './metrics.js';
+import type { ResolvedOptions } from './options.js';
+import type { IncrementResult, SessionWrite, StoredSession, WriteResult } from './store.js';
+import { generateToken, sessionIdOf } from './token.js';
+import { byteSize, checkKey, fromJson, toJson } from './values.js';
+
+export interface SessionContext {
+  options: ResolvedOptions;
+  metrics: SessionMetrics;
+}
+
+/** What the adapter must do after a commit. */
+export interface CommitOutcome {
+  /** A Set-Cookie header value to send, or null for none. */
+  setCookie: string | null;
+}
+
+type State = 'unloaded' | 'none' | 'new' | 'live';
+
+/**
+ * @example
+ * const cart = (await req.session.get<string[]>('cart')) ?? [];
+ * await req.session.set('cart', [...cart, sku]);
+ * await req.session.increment('views');
+ */
+export class Session {
+  readonly #ctx: SessionContext;
+  readonly #secure: boolean;
+  readonly #presented: boolean;
+  #state: State;
+  #token: string | null;
+  #id: string | null;
+  #stored: StoredSession | null = null;
+  #loading: Promise<void> | null = null;
+  /** Pending changes: key → JSON text, or null for a deletion. */
+  #changes = new Map<string, string | null>();
+  #parsed = new Map<string, unknown>();
+  #userChange: string | null | undefined = undefined;
+  #cookie: 'keep' | 'set' | 'clear' = 'keep';
+  #bytes = -1;
+  #committed = false;
+  #used = false;
+  /** The browser holds a cookie for a session this request ended: clear it unless replaced. */
+  #clearOnEmpty = false;
+
+  constructor(ctx: SessionContext, token: string | null, secure: boolean) {
+    this.#ctx = ctx;
+    this.#secure = secure;
+    this.#presented = token !== null;
+    this.#token = token;
+    this.#id = token === null ? null : sessionIdOf(token);
+    this.#state = token === null ? 'none' : 'unloaded';
+  }
+
+  /** Public id of the session (the hash of its token, never the token), or null while none exists. */
+  get id(): string | null {
+    return this.#state === 'live' || this.#state === 'new' || this.#state === 'unloaded' ? this.#id : null;
+  }
+
+  /** True once the handler has used the session in a way that may need a commit. */
+  get used(): boolean {
+    return this.#used;
+  }
+
+  /** True when the request found a live session in the store. */
+  async exists(): Promise<boolean> {
+    await this.#load();
+    return this.#state === 'live';
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    checkKey(key);
+    await this.#load();
+    return this.#value(key) as T | undefined;
+  }
+
+  async has(key: string): Promise<boolean> {
+    checkKey(key);
+    await this.#load();
+    return this.#json(key) !== undefined;
+  }
+
+  /** All keys and values, as a plain object. */
+  async all(): Promise<Record<string, unknown>> {
+    await this.#load();
+    const out: Record<string, unknown> = {};
+    for (const key of this.#keys()) {
+      const value = this.#value(key);
+      if (value !== undefined) out[key] = value;
+    }
+    return out;
+  }
+
+  /**
+   * Buffer a write of `key` (committed before the response starts). Setting
+   * `undefined` deletes the key. Last writer wins against a concurrent request
+   * that sets the same key; use `update()` to merge instead.
+   */
+  async set(key: string, value: unknown): Promise<void> {
+    checkKey(key);
+    if (value === undefined) return this.delete(key);
+    const json = toJson(key, value);
+    await this.#beginWrite();
+    this.#change(key, json);
+    this.#parsed.delete(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    await this.#beginWrite();
+    if (this.#json(key) === undefined) return;
+    this.#change(key, null);
+  }
+
+  /**
+   * Atomic read-modify-write of one key, applied in the store at once with
+   * compare-and-set and retried on conflict: N concurrent updates from N servers
+   * all land. `fn` may run more than once, so it must be pure.
+   * @example
+   * await session.update<string[]>('cart', (cart = []) => [...cart, sku]);
+   */
+  async update<T>(key: string, fn: (current: T | undefined) => T): Promise<T> {
+    checkKey(key);
+    await this.#beginWrite();
+    if (this.#state === 'new') {
+      const next = fn(this.#value(key) as T | undefined);
+      await this.set(key, next);
+      return next;
+    }
+    let current = this.#value(key) as T | undefined;
+    for (let attempt = 1; attempt <= this.#ctx.options.maxUpdateAttempts; attempt++) {
+      const next = fn(current);
+      const json = next === undefined ? null : toJson(key, next);
+      const expected = this.#stored!.data.get(key) ?? null;
+      if (json !== null) this.#checkSize(key, json);
+      const write = this.#baseWrite();
+      if (json === null) write.delete = [key];
+      else write.set = [[key, json]];
+      write.expect = [[key, expected]];
+      const result = await this.#write(write, 'update');
+      if (result.status === 'ok') {
+        this.#settle(key, json);
+        return next;
+      }
+      if (result.status !== 'conflict') throw this.#ended(result);
+      this.#ctx.metrics.conflictsRetried++;
+      this.#settle(key, result.current);
+      current = this.#value(key) as T | undefined;
+      await backoff(attempt);
+    }
+    throw new UnpinnedError(
+      'UNPINNED_ERR_UPDATE_CONFLICT',
+      `session.update("${key}") lost the compare-and-set race ${this.#ctx.options.maxUpdateAttempts} times. Use session.increment() for counters, or raise maxUpdateAttempts.`,
+      { statusCode: 409 },
+    );
+  }
+
+  /**
+   * Atomically add `by` to a numeric key in the store (absent counts as 0) and
+   * return the new value. No retries needed: the store does the arithmetic.
+   */
+  async increment(key: string, by = 1): Promise<number> {
+    checkKey(key);
+    if (typeof by !== 'number' || !Number.isFinite(by)) {
+      throw new UnpinnedError(
+        'UNPINNED_ERR_NOT_A_NUMBER',
+        `increment("${key}", by): by must be a finite number.`,
+      );
+    }
+    await this.#beginWrite();
+    const current = this.#value(key);
+    if (this.#state === 'new') {
+      if (current !== undefined && typeof current !== 'number') throw notANumber(key);
+      const next = ((current as number | undefined) ?? 0) + by;
+      await this.set(key, next);
+      return next;
+    }
+    const { options, metrics } = this.#ctx;
+    const result = await callStore(metrics, 'increment', () => options.store.increment(this.#id!, key, by));
+    metrics.writes++;
+    if (result.status === 'not-a-number') throw notANumber(key);
+    if (result.status === 'gone') throw this.#ended(result);
+    this.#settle(key, String(result.value));
+    return result.value;
+  }
+
+  /** The user this session is bound to, or null. */
+  async userId(): Promise<string | null> {
+    await this.#load();
+    if (this.#userChange !== undefined) return this.#userChange;
+    return this.#stored?.userId ?? null;
+  }
+
+  /** Bind the session to a user (listed and revoked through the per-user index). */
+  async bindUser(userId: string): Promise<void> {
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
+      throw new UnpinnedError(
+        'UNPINNED_ERR_INVALID_KEY',
+        'bindUser(userId): userId must be a string of 1 to 256 characters.',
+      );
+    }
+    await this.#beginWrite();
+    this.#userChange = userId;
+  }
+
+  async unbindUser(): Promise<void> {
+    await this.#beginWrite();
+    if ((this.#stored?.userId ?? null) !== null || this.#userChange) this.#userChange = null;
+  }
+
+  /**
+   * Issue a new token (call it on login and on any privilege change) so a token
+   * known before cannot ride the new privileges (session fixation). The old token
+   * stops working at once, or after `regenerateGrace` seconds.
+   * @example
+   * await req.session.regenerate();
+   * await req.session.bindUser(user.id);
+   */
+  async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
+    await this.#load();
+    this.#assertOpen();
+    this.#used = true;
+    const keep = options.keepData ?? true;
+    const data = new Map<string, string>();
+    if (keep) for (const key of this.#keys()) data.set(key, this.#json(key)!);
+    const userId = keep ? (this.#userChange ?? this.#stored?.userId ?? null) : null;
+    const oldId = this.#state === 'live' ? this.#id : null;
+    this.#startNew();
+    for (const [key, json] of data) this.#changes.set(key, json);
+    this.#bytes = -1;
+    if (userId !== null) this.#userChange = userId;
+    this.#ctx.metrics.regenerations++;
+    if (oldId === null) return;
+    // Create the new session before the old one goes: if the store fails between
+    // the two, the user keeps a working session instead of losing it.
+    this.#clearOnEmpty = true;
+    await this.#commitNew();
+    const { store, regenerateGraceMs } = this.#ctx.options;
+    await callStore(this.#ctx.metrics, 'regenerate', () =>
+      store.destroy(oldId, regenerateGraceMs > 0 ? { graceMs: regenerateGraceMs } : undefined),
+    );
+  }
+
+  /** End the session in the store and clear the cookie. Later writes start a new session. */
+  async destroy(): Promise<void> {
+    this.#assertOpen();
+    this.#used = true;
+    const id = this.#state === 'live' || this.#state === 'unloaded' ? this.#id : null;
+    if (id !== null) {
+      await callStore(this.#ctx.metrics, 'destroy', () => this.#ctx.options.store.destroy(id));
+      this.#ctx.metrics.destroys++;
+    }
+    this.#becomeNone();
+    if (this.#presented) {
+      this.#cookie = 'clear';
+      this.#clearOnEmpty = true;
+    }
+  }
+
+  /**
+   * Make the request's changes durable. Adapters call this before the response
+   * headers leave; handlers may call it earlier (e.g. before a redirect). It is
+   * idempotent, and the session is read-only afterwards.
+   */
+  async commit(): Promise<CommitOutcome> {
+    if (this.#committed) return { setCookie: null };
+    if (this.#loading) await this.#loading;
+    this.#committed = true;
+    if (this.#state === 'new') await this.#commitNew();
+    else if (this.#state === 'live') await this.#commitLive();
+    return { setCookie: this.#setCookie() };
+  }
+
+  // --- loading -------------------------------------------------------------
+
+  #load(): Promise<void> {
+    if (this.#state !== 'unloaded') return Promise.resolve();
+    this.#used = true;
+    this.#loading ??= this.#fetch();
+    return this.#loading;
+  }
+
+  async #fetch(): Promise<void> {
+    const { options, metrics } = this.#ctx;
+    metrics.loads++;
+    const stored = await callStore(this.#ctx.metrics, 'load', () => options.store.load(this.#id!));
+    if (stored === null || !isLive(stored, options.now(), options.idleMs)) {
+      metrics.misses++;
+      // An unknown token is never adopted (fixation): a later write gets a fresh token.
+      this.#becomeNone();
+      return;
+    }
+    metrics.hits++;
+    this.#stored = stored;
+    this.#state = 'live';
+  }
+
+  // --- the merged view (store + pending changes) ---------------------------
+
+  #json(key: string): string | undefined {
+    const change = this.#changes.get(key);
+    if (change !== undefined) return change === null ? undefined : change;
+    return this.#stored?.data.get(key);
+  }
+
+  #value(key: string): unknown {
+    if (this.#parsed.has(key)) return this.#parsed.get(key);
+    const json = this.#json(key);
+    if (json === undefined) return undefined;
+    const parsed = fromJson(json);
+    if (!parsed.ok) {
+      // Garbage in the store is ignored, never thrown at the user's request.
+      this.#ctx.metrics.corruptValues++;
+      return undefined;
+    }
+    this.#parsed.set(key, parsed.value);
+    return parsed.value;
+  }
+
+  #keys(): Set<string> {
+    const keys = new Set(this.#stored?.data.keys());
+    for (const [key, json] of this.#changes) {
+      if (json === null) keys.delete(key);
+      else keys.add(key);
+    }
+    return keys;
+  }
+
+  // --- writing -------------------------------------------------------------
+
+  async #beginWrite(): Promise<void> {
+    await this.#load();
+    this.#assertOpen();
+    this.#used = true;
+    if (this.#state === 'none') this.#startNew();
+  }
+
+  #assertOpen(): void {
+    if (this.#committed) {
+      throw new UnpinnedError(
+        'UNPINNED_ERR_SESSION_COMMITTED',
+        'The session was changed after it was committed (the response had started). Change it before sending the response.',
+      );
+    }
+  }
+
+  #startNew(): void {
+    const now = this.#ctx.options.now();
+    this.#token = generateToken();
+    this.#id = sessionIdOf(this.#token);
+    this.#stored = {
+      data: new Map(),
+      createdAt: now,
+      touchedAt: now,
+      absoluteExpiresAt: now + this.#ctx.options.absoluteMs,
+      userId: null,
+    };
+    this.#changes.clear();
+    this.#parsed.clear();
+    this.#userChange = undefined;
+    this.#bytes = 0;
+    this.#state = 'new';
+    this.#cookie = 'set';
+  }
+
+  #becomeNone(): void {
+    this.#state = 'none';
+    this.#token = null;
+    this.#id = null;
+    this.#stored = null;
+    this.#changes.clear();
+    this.#parsed.clear();
+    this.#userChange = undefined;
+    this.#bytes = -1;
+  }
+
+  #change(key: string, json: string | null): void {
+    if (json !== null) this.#checkSize(key, json);
+    else this.#bytes = this.#size() - byteSize(key, this.#json(key) ?? '');
+    this.#changes.set(key, json);
+  }
+
+  /** Enforces `maxSessionBytes` on the merged view, before anything reaches the store. */
+  #checkSize(key: string, json: string): void {
+    const old = this.#json(key);
+    const next = this.#size() - (old === undefined ? 0 : byteSize(key, old)) + byteSize(key, json);
+    if (next > this.#ctx.options.maxSessionBytes) {
+      this.#ctx.metrics.tooLarge++;
+      throw new UnpinnedError(
+        'UNPINNED_ERR_SESSION_TOO_LARGE',
+        `Writing "${key}" would make the session ${next} bytes, over maxSessionBytes (${this.#ctx.options.maxSessionBytes}). Keep large data outside the session and store its id.`,
+        { statusCode: 413 },
+      );
+    }
+    this.#bytes = next;
+  }
+
+  #size(): number {
+    if (this.#bytes < 0) {
+      let total = 0;
+      for (const key of this.#keys()) total += byteSize(key, this.#json(key)!);
+      this.#bytes = total;
+    }
+    return this.#bytes;
+  }
+
+  /** Record that the store now holds `json` for `key` (after an atomic write). */
+  #settle(key: string, json: string | null): void {
+    const data = this.#stored!.data;
+    if (json === null) data.delete(key);
+    else data.set(key, json);
+    this.#changes.delete(key);
+    this.#parsed.delete(key);
+    this.#bytes = -1;
+  }
+
+  #baseWrite(): SessionWrite {
+    const stored = this.#stored!;
+    return {
+      set: [],
+      delete: [],
+      expiresAt: expiryOf(stored, this.#ctx.options.idleMs),
+      absoluteExpiresAt: stored.absoluteExpiresAt,
+      now: this.#ctx.options.now(),
+    };
+  }
+
+  #deltaWrite(): SessionWrite | null {
+    const write = this.#baseWrite();
+    const set: [string, string][] = [];
+    const del: string[] = [];
+    for (const [key, json] of this.#changes) {
+      if (json === null) {
+        if (this.#stored!.data.has(key)) del.push(key);
+      } else if (this.#stored!.data.get(key) !== json) set.push([key, json]);
+    }
+    const userChanged = this.#userChange !== undefined && this.#userChange !== this.#stored!.userId;
+    if (set.length === 0 && del.length === 0 && !userChanged) return null;
+    write.set = set;
+    write.delete = del;
+    if (userChanged) write.userId = this.#userChange;
+    return write;
+  }
+
+  async #commitNew(): Promise<void> {
+    const write = this.#deltaWrite();
+    // Nothing to keep (e.g. set then delete): no session, no cookie.
+    if (write === null) {
+      this.#becomeNone();
+      this.#cookie = this.#clearOnEmpty ? 'clear' : 'keep';
+      return;
+    }
+    const stored = this.#stored!;
+    write.create = { createdAt: stored.createdAt, absoluteExpiresAt: stored.absoluteExpiresAt };
+    let result = await this.#write(write, 'create');
+    // A 256-bit collision is not expected in the lifetime of the universe; handle it anyway.
+    while (result.status === 'exists') {
+      this.#token = generateToken();
+      this.#id = sessionIdOf(this.#token);
+      result = await this.#write(write, 'create');
+    }
+    this.#ctx.metrics.creates++;
+    this.#applied(write);
+    this.#state = 'live';
+  }
+
+  async #commitLive(): Promise<void> {
+    const { options, metrics } = this.#ctx;
+    const stored = this.#stored!;
+    const now = options.now();
+    const touchDue = now - stored.touchedAt >= options.touchAfterMs;
+    const write = this.#deltaWrite();
+    if (write === null) {
+      if (!touchDue) {
+        metrics.touchesSkipped++;
+        return;
+      }
+      const expiresAt = Math.min(now + options.idleMs, stored.absoluteExpiresAt);
+      metrics.touches++;
+      const alive = await callStore(this.#ctx.metrics, 'touch', () =>
+        options.store.touch(this.#id!, now, expiresAt),
+      );
+      if (!alive) return this.#blocked();
+      stored.touchedAt = now;
+      if (this.#cookie === 'keep') this.#cookie = 'set';
+      return;
+    }
+    if (touchDue) {
+      write.touchedAt = now;
+      write.expiresAt = Math.min(now + options.idleMs, stored.absoluteExpiresAt);
+      metrics.touches++;
+      if (this.#cookie === 'keep') this.#cookie = 'set';
+    } else {
+      metrics.touchesSkipped++;
+    }
+    const result = await this.#write(write, 'commit');
+    if (result.status === 'gone') return this.#blocked();
+    this.#applied(write);
+  }
+
+  #applied(write: SessionWrite): void {
+    const stored = this.#stored!;
+    for (const [key, json] of write.set) stored.data.set(key, json);
+    for (const key of write.delete) stored.data.delete(key);
+    if (write.userId !== undefined) stored.userId = write.userId;
+    if (write.touchedAt !== undefined) stored.touchedAt = write.touchedAt;
+    this.#changes.clear();
+    this.#userChange = undefined;
+  }
+
+  /**
+   * The session was destroyed while this request ran: its changes are dropped,
+   * not resurrected. The cookie is left alone on purpose: after a `regenerate()`
+   * elsewhere, clearing it here could delete the browser's new cookie if this
+   * response arrives last.
+   */
+  #blocked(): void {
+    this.#ctx.metrics.resurrectionsBlocked++;
+    this.#becomeNone();
+    this.#cookie = 'keep';
+  }
+
+  #ended(result: WriteResult | IncrementResult): UnpinnedError {
+    this.#blocked();
+    return new UnpinnedError(
+      'UNPINNED_ERR_SESSION_ENDED',
+      `The session ended while this request ran (status ${result.status}); the change was not saved. Treat the user as logged out.`,
+      { statusCode: 409 },
+    );
+  }
+
+  async #write(write: SessionWrite, operation: string): Promise<WriteResult> {
+    const result = await callStore(this.#ctx.metrics, operation, () =>
+      this.#ctx.options.store.write(this.#id!, write),
+    );
+    this.#ctx.metrics.writes++;
+    return result;
+  }
+
+  #setCookie(): string | null {
+    const { cookie, now, idleMs } = this.#ctx.options;
+    if (this.#cookie === 'clear') return cookie.clear(this.#secure);
+    if (this.#cookie === 'set' && this.#state === 'live') {
+      const maxAge = (expiryOf(this.#stored!, idleMs) - now()) / 1000;
+      return cookie.serialize(this.#token!, maxAge, this.#secure);
+    }
+    return null;
+  }
+}
+
+function expiryOf(stored: StoredSession, idleMs: number): number {
+  return Math.min(stored.touchedAt + idleMs, stored.absoluteExpiresAt);
+}
+
+function isLive(stored: StoredSession, now: number, idleMs: number): boolean {
+  return now < expiryOf(stored, idleMs);
+}
+
+function notANumber(key: string): UnpinnedError {
+  return new UnpinnedError(
+    'UNPINNED_ERR_NOT_A_NUMBER',
+    `session.increment("${key}") found a value that is not a number. Use a key that only increment() writes.`,
+  );
+}
+
+/** Jittered backoff between compare-and-set attempts, so racing servers spread out. */
+function backoff(attempt: number): Promise<void> {
+  if (attempt < 2) return Promise.resolve();
+  const ms = Math.random() * Math.min(attempt, 20);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
