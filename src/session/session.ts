@@ -464,7 +464,7 @@ export class Session {
       return;
     }
     const stored = this.#stored!;
-    write.create = { createdAt: stored.createdAt, absoluteExpiresAt: stored.absoluteExpiresAt };
+    write.create = { createdAt: stored.createdAt };
     let result = await this.#write(write, 'create');
     // A 256-bit collision is not expected in the lifetime of the universe; handle it anyway.
     while (result.status === 'exists') {

@@ -25,7 +25,7 @@ export interface StoredSession {
 export interface SessionWrite {
   /** Create the session; the write fails with `exists` if the id is taken. Without it, the
    *  session must still exist or the write fails with `gone` (a logout is never undone). */
-  create?: { createdAt: number; absoluteExpiresAt: number };
+  create?: { createdAt: number };
   /** Keys to write, with their JSON text. */
   set: ReadonlyArray<readonly [string, string]>;
   /** Keys to remove. */

@@ -61,8 +61,10 @@ export class MemoryStore implements SessionStore {
     let entry = this.#live(id);
     if (write.create) {
       if (entry) return { status: 'exists' };
+      const { createdAt } = write.create;
+      const { absoluteExpiresAt } = write;
       entry = {
-        session: { data: new Map(), ...write.create, touchedAt: write.create.createdAt, userId: null },
+        session: { data: new Map(), createdAt, touchedAt: createdAt, absoluteExpiresAt, userId: null },
         expiresAt: 0,
       };
     } else if (!entry) {
@@ -111,11 +113,11 @@ export class MemoryStore implements SessionStore {
     return true;
   }
 
-  async listByUser(userId: string, _now: number): Promise<SessionSummary[]> {
+  async listByUser(userId: string, now: number): Promise<SessionSummary[]> {
     const out: SessionSummary[] = [];
     for (const id of this.#users.get(userId) ?? []) {
       const entry = this.#live(id);
-      if (!entry) continue;
+      if (!entry || entry.session.absoluteExpiresAt <= now) continue;
       const { createdAt, touchedAt, absoluteExpiresAt } = entry.session;
       out.push({ id, createdAt, touchedAt, absoluteExpiresAt });
     }
@@ -130,8 +132,11 @@ export class MemoryStore implements SessionStore {
 
   async destroyByUser(userId: string, options: { except?: string } = {}): Promise<number> {
     let count = 0;
+    const now = this.#now();
     for (const id of [...(this.#users.get(userId) ?? [])]) {
-      if (id !== options.except && (await this.destroy(id))) count++;
+      if (id === options.except) continue;
+      const live = (this.#live(id)?.session.absoluteExpiresAt ?? 0) > now;
+      if ((await this.destroy(id)) && live) count++;
     }
     return count;
   }

@@ -168,6 +168,8 @@ export class RedisStore implements SessionStore {
 
   async destroyByUser(userId: string, options: { except?: string } = {}): Promise<number> {
     const indexKey = this.userKey(userId);
+    // Sessions past their absolute expiry are dead already: prune rather than count them.
+    await this.#send(indexKey, ['ZREMRANGEBYSCORE', indexKey, '-inf', `(${Date.now()}`]);
     const ids = ((await this.#send(indexKey, ['ZRANGE', indexKey, '0', '-1'])) as string[]).filter(
       (id) => id !== options.except,
     );
@@ -219,7 +221,7 @@ function writeArgs(write: SessionWrite): string[] {
     write.userId === undefined ? '0' : write.userId === null ? '2' : '1',
     write.userId ?? '',
     write.create ? String(write.create.createdAt) : '',
-    write.create ? String(write.create.absoluteExpiresAt) : '',
+    write.create ? String(write.absoluteExpiresAt) : '',
     String(expect.length),
     String(write.set.length),
     String(write.delete.length),
