@@ -96,12 +96,13 @@ export class Session {
   /** All keys and values, as a plain object. */
   async all(): Promise<Record<string, unknown>> {
     await this.#load();
-    const out: Record<string, unknown> = {};
+    const entries: [string, unknown][] = [];
     for (const key of this.#keys()) {
       const value = this.#value(key);
-      if (value !== undefined) out[key] = value;
+      if (value !== undefined) entries.push([key, value]);
     }
-    return out;
+    // fromEntries defines own properties: a stored key named "__proto__" stays data.
+    return Object.fromEntries(entries);
   }
 
   /**
@@ -181,8 +182,8 @@ export class Session {
       );
     }
     await this.#beginWrite();
-    const current = this.#value(key);
     if (this.#state === 'new') {
+      const current = this.#value(key);
       if (current !== undefined && typeof current !== 'number') throw notANumber(key);
       const next = ((current as number | undefined) ?? 0) + by;
       await this.set(key, next);
@@ -573,6 +574,7 @@ function notANumber(key: string): UnpinnedError {
   return new UnpinnedError(
     'UNPINNED_ERR_NOT_A_NUMBER',
     `session.increment("${key}") found a value that is not a number. Use a key that only increment() writes.`,
+    { statusCode: 409 },
   );
 }
 

@@ -128,6 +128,7 @@ export function storeConformance(name: string, setup: () => StoreHarness): void 
     it('increments atomically, counting an absent key as 0', async () => {
       const id = newId();
       await store.write(id, createWrite(now(), { text: 'x', f: 0.1 }));
+      await store.write(id, { ...createWrite(now()), create: undefined, set: [['garbage', '{not json']] });
       const results = await Promise.all(Array.from({ length: 40 }, () => store.increment(id, 'n', 1)));
       expect(results.map((r) => (r.status === 'ok' ? r.value : -1)).sort((a, b) => a - b)).toEqual(
         Array.from({ length: 40 }, (_, i) => i + 1),
@@ -136,6 +137,8 @@ export function storeConformance(name: string, setup: () => StoreHarness): void 
       expect(await store.increment(id, 'f', 0.2)).toEqual({ status: 'ok', value: 0.1 + 0.2 });
       expect(await store.increment(id, 'text', 1)).toEqual({ status: 'not-a-number' });
       expect((await store.load(id))!.data.get('text')).toBe('"x"');
+      // Unreadable text reads as absent, so it counts as 0.
+      expect(await store.increment(id, 'garbage', 5)).toEqual({ status: 'ok', value: 5 });
     });
 
     it('touches a live session and keeps its data', async () => {

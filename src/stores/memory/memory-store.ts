@@ -89,9 +89,10 @@ export class MemoryStore implements SessionStore {
     const entry = this.#live(id);
     if (!entry) return { status: 'gone' };
     const json = entry.session.data.get(key);
-    const current = json === undefined ? { ok: true, value: 0 } : fromJson(json);
-    if (!current.ok || typeof current.value !== 'number') return { status: 'not-a-number' };
-    const value = current.value + by;
+    // Unreadable text counts as absent, as a read sees it.
+    const current = json === undefined ? { ok: false as const } : fromJson(json);
+    if (current.ok && typeof current.value !== 'number') return { status: 'not-a-number' };
+    const value = (current.ok ? (current.value as number) : 0) + by;
     entry.session.data.set(key, JSON.stringify(value));
     return { status: 'ok', value };
   }

@@ -97,9 +97,13 @@ if redis.call('EXISTS', key) == 0 then return {0} end
 local cur = redis.call('HGET', key, ARGV[1])
 local n = 0
 if cur then
-  if not string.find(cur, '^%-?%d') then return {-1} end
-  n = tonumber(cur)
-  if n == nil then return {-1} end
+  -- Unreadable text counts as absent (as a read sees it); readable JSON that
+  -- is not a number is the caller's mistake.
+  local ok, value = pcall(cjson.decode, cur)
+  if ok then
+    if type(value) ~= 'number' then return {-1} end
+    n = value
+  end
 end
 n = n + tonumber(ARGV[2])
 if n ~= n or n == math.huge or n == -math.huge then return {-1} end
