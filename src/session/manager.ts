@@ -25,11 +25,18 @@ export class SessionManager {
     return this.#ctx.options;
   }
 
-  /** A lazy session for a request with this Cookie header. No store call happens here. */
-  fromCookie(cookieHeader: string | null | undefined, request: { secure: boolean }): Session {
+  /**
+   * A lazy session for a request with this Cookie header. No store call happens
+   * here. `onUse` runs once when the handler first uses the session: adapters
+   * hold the response back from then on, so untouched requests cost nothing.
+   */
+  fromCookie(
+    cookieHeader: string | null | undefined,
+    request: { secure: boolean; onUse?: () => void },
+  ): Session {
     const { cookie } = this.#ctx.options;
     const secure = cookie.isSecure(request.secure);
-    return new Session(this.#ctx, cookie.readToken(cookieHeader, secure), secure);
+    return new Session(this.#ctx, cookie.readToken(cookieHeader, secure), secure, request.onUse);
   }
 
   /** The user's live sessions, newest activity first. */

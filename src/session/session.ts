@@ -56,18 +56,30 @@ export class Session {
   /** The browser holds a cookie for a session this request ended: clear it unless replaced. */
   #clearOnEmpty = false;
 
-  constructor(ctx: SessionContext, token: string | null, secure: boolean) {
+  readonly #onUse: (() => void) | undefined;
+
+  /** @param onUse called once, synchronously, when the handler first uses the session (adapters gate the response then). */
+  constructor(ctx: SessionContext, token: string | null, secure: boolean, onUse?: () => void) {
+    this.#onUse = onUse;
     this.#ctx = ctx;
     this.#secure = secure;
     this.#presented = token !== null;
     this.#token = token;
-    this.#id = token === null ? null : sessionIdOf(token);
+    // Hashed on first use: a request that never touches its session pays nothing.
+    this.#id = null;
     this.#state = token === null ? 'none' : 'unloaded';
   }
 
   /** Public id of the session (the hash of its token, never the token), or null while none exists. */
   get id(): string | null {
-    return this.#state === 'live' || this.#state === 'new' || this.#state === 'unloaded' ? this.#id : null;
+    return this.#state === 'live' || this.#state === 'new' || this.#state === 'unloaded'
+      ? this.#sessionId()
+      : null;
+  }
+
+  #sessionId(): string {
+    this.#id ??= sessionIdOf(this.#token!);
+    return this.#id;
   }
 
   /** True once the handler has used the session in a way that may need a commit. */
@@ -190,7 +202,9 @@ export class Session {
       return next;
     }
     const { options, metrics } = this.#ctx;
-    const result = await callStore(metrics, 'increment', () => options.store.increment(this.#id!, key, by));
+    const result = await callStore(metrics, 'increment', () =>
+      options.store.increment(this.#sessionId(), key, by),
+    );
     metrics.writes++;
     if (result.status === 'not-a-number') throw notANumber(key);
     if (result.status === 'gone') throw this.#ended(result);
@@ -233,12 +247,12 @@ export class Session {
   async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
     await this.#load();
     this.#assertOpen();
-    this.#used = true;
+    this.#markUsed();
     const keep = options.keepData ?? true;
     const data = new Map<string, string>();
     if (keep) for (const key of this.#keys()) data.set(key, this.#json(key)!);
     const userId = keep ? (this.#userChange ?? this.#stored?.userId ?? null) : null;
-    const oldId = this.#state === 'live' ? this.#id : null;
+    const oldId = this.#state === 'live' ? this.#sessionId() : null;
     this.#startNew();
     for (const [key, json] of data) this.#changes.set(key, json);
     this.#bytes = -1;
@@ -258,8 +272,8 @@ export class Session {
   /** End the session in the store and clear the cookie. Later writes start a new session. */
   async destroy(): Promise<void> {
     this.#assertOpen();
-    this.#used = true;
-    const id = this.#state === 'live' || this.#state === 'unloaded' ? this.#id : null;
+    this.#markUsed();
+    const id = this.#state === 'live' || this.#state === 'unloaded' ? this.#sessionId() : null;
     if (id !== null) {
       await callStore(this.#ctx.metrics, 'destroy', () => this.#ctx.options.store.destroy(id));
       this.#ctx.metrics.destroys++;
@@ -278,7 +292,9 @@ export class Session {
    */
   async commit(): Promise<CommitOutcome> {
     if (this.#committed) return { setCookie: null };
-    if (this.#loading) await this.#loading;
+    // A failed load was already reported to the handler, which may have answered
+    // without a session; there is nothing to commit then, so it is not rethrown.
+    if (this.#loading) await this.#loading.catch(() => {});
     this.#committed = true;
     if (this.#state === 'new') await this.#commitNew();
     else if (this.#state === 'live') await this.#commitLive();
@@ -289,7 +305,7 @@ export class Session {
 
   #load(): Promise<void> {
     if (this.#state !== 'unloaded') return Promise.resolve();
-    this.#used = true;
+    this.#markUsed();
     this.#loading ??= this.#fetch();
     return this.#loading;
   }
@@ -297,7 +313,7 @@ export class Session {
   async #fetch(): Promise<void> {
     const { options, metrics } = this.#ctx;
     metrics.loads++;
-    const stored = await callStore(this.#ctx.metrics, 'load', () => options.store.load(this.#id!));
+    const stored = await callStore(this.#ctx.metrics, 'load', () => options.store.load(this.#sessionId()));
     if (stored === null || !isLive(stored, options.now(), options.idleMs)) {
       metrics.misses++;
       // An unknown token is never adopted (fixation): a later write gets a fresh token.
@@ -345,8 +361,14 @@ export class Session {
   async #beginWrite(): Promise<void> {
     await this.#load();
     this.#assertOpen();
-    this.#used = true;
+    this.#markUsed();
     if (this.#state === 'none') this.#startNew();
+  }
+
+  #markUsed(): void {
+    if (this.#used) return;
+    this.#used = true;
+    this.#onUse?.();
   }
 
   #assertOpen(): void {
@@ -492,7 +514,7 @@ export class Session {
       const expiresAt = Math.min(now + options.idleMs, stored.absoluteExpiresAt);
       metrics.touches++;
       const alive = await callStore(this.#ctx.metrics, 'touch', () =>
-        options.store.touch(this.#id!, now, expiresAt),
+        options.store.touch(this.#sessionId(), now, expiresAt),
       );
       if (!alive) return this.#blocked();
       stored.touchedAt = now;
@@ -545,7 +567,7 @@ export class Session {
 
   async #write(write: SessionWrite, operation: string): Promise<WriteResult> {
     const result = await callStore(this.#ctx.metrics, operation, () =>
-      this.#ctx.options.store.write(this.#id!, write),
+      this.#ctx.options.store.write(this.#sessionId(), write),
     );
     this.#ctx.metrics.writes++;
     return result;

@@ -3,7 +3,11 @@
  * exactly 43 characters. The store never sees it: it keys sessions by the SHA-256
  * of the token, so a dump of the store yields no usable credential.
  */
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
+
+// crypto.hash (Node >= 20.12) hashes a short string about twice as fast as a Hash object.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 export const TOKEN_LENGTH = 43;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -19,5 +23,5 @@ export function isWellFormedToken(value: string): boolean {
 
 /** The id a store keys a session by (hex SHA-256 of the token). Safe to show and log. */
 export function sessionIdOf(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', token, 'hex') : createHash('sha256').update(token).digest('hex');
 }

@@ -104,7 +104,7 @@ describe('hostile input (property-based)', () => {
           expect(Number.isFinite(parsed.absoluteExpiresAt)).toBe(true);
         }
       }),
-      { numRuns: 1000 },
+      { numRuns: 5000 },
     );
   });
 

@@ -5,7 +5,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { SessionManager } from '../../session/manager.js';
 import type { Session } from '../../session/session.js';
-import { answerSessionError, gateResponse, type StoreErrorHandler } from '../shared/commit-gate.js';
+import { answerSessionError, gateOnUse, type StoreErrorHandler } from '../shared/commit-gate.js';
 
 declare global {
   namespace Express {
@@ -38,8 +38,8 @@ export interface ExpressSessionOptions {
 export function unpinned(sessions: SessionManager, options: ExpressSessionOptions = {}): RequestHandler {
   const onStoreError = options.onStoreError ?? answerSessionError;
   return function unpinnedSession(req: Request, res: Response, next: NextFunction): void {
-    req.session = sessions.fromCookie(req.headers.cookie, { secure: req.secure });
-    gateResponse(req, res, req.session, onStoreError);
+    const onUse = gateOnUse(req, res, () => req.session, onStoreError);
+    req.session = sessions.fromCookie(req.headers.cookie, { secure: req.secure, onUse });
     next();
   };
 }

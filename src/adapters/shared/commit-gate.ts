@@ -3,70 +3,93 @@
  *
  * The session must be durable before the response headers leave, or a login
  * followed by a redirect can land on the old state. Headers leave on the first
- * writeHead/write/end, so those calls are held back while the commit runs (one
- * round trip) and replayed in order afterwards, with the Set-Cookie added. If the
- * commit fails, the held response is discarded and the client gets 503 instead of
- * a success whose session change was lost. A request that never used its session
- * pays nothing: the methods are restored on first use.
+ * writeHead/write/end/flushHeaders, so once the handler uses its session those
+ * calls are held back while the commit runs (one round trip) and replayed in
+ * order afterwards, with the Set-Cookie added. If the commit fails, the held
+ * response is discarded and the client gets 503 instead of a success whose
+ * session change was lost.
+ *
+ * Trade-off: the four methods are wrapped once on ServerResponse.prototype, and
+ * a WeakMap says which responses are gated. Patching each response instead (as
+ * express-session does) cost about 25 µs of CPU per request here, because it
+ * reshapes a large object on the hot path. Wrapping the prototype also catches
+ * middleware that captured `res.end` earlier (compression), which a per-request
+ * prototype swap would miss. An ungated response pays one WeakMap lookup.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import { UnpinnedError } from '../../session/errors.js';
 import type { Session } from '../../session/session.js';
 
 export type StoreErrorHandler = (error: UnpinnedError, req: IncomingMessage, res: ServerResponse) => void;
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders';
-const METHODS: readonly Method[] = ['writeHead', 'write', 'end', 'flushHeaders'];
+type Call = [original: (...args: unknown[]) => unknown, args: unknown[]];
 
-export function gateResponse(
-  req: IncomingMessage,
-  res: ServerResponse,
-  session: Session,
-  onError: StoreErrorHandler,
-): void {
-  const held: [Method, unknown[]][] = [];
-  let committing = false;
-  const target = res as unknown as Record<Method, unknown>;
-  // Other middleware (compression, for one) may have wrapped these already:
-  // restore exactly what was there, not the prototype's methods.
-  const originals = METHODS.map((method) => [method, target[method]] as const);
-  const restore = () => {
-    for (const [method, original] of originals) target[method] = original;
-  };
-  const replay = () => {
-    restore();
-    for (const [method, args] of held) (res[method] as (...a: unknown[]) => unknown).apply(res, args);
-  };
-  for (const method of METHODS) {
-    target[method] = function (this: ServerResponse, ...args: unknown[]) {
-      if (!committing && !session.used) {
-        // Never touched: nothing to commit. Mark it committed so a late write throws instead of vanishing.
-        void session.commit();
-        restore();
-        return (res[method] as (...a: unknown[]) => unknown).apply(res, args);
-      }
-      held.push([method, args]);
-      if (!committing) {
-        committing = true;
-        session.commit().then(
-          ({ setCookie }) => {
-            if (setCookie) appendSetCookie(res, setCookie);
-            replay();
-          },
-          (error: unknown) => {
-            restore();
-            if (res.headersSent) {
-              res.destroy(error as Error);
-              return;
-            }
-            for (const name of res.getHeaderNames()) res.removeHeader(name);
-            onError(asUnpinned(error), req, res);
-          },
-        );
-      }
-      return method === 'write' ? true : res;
+interface Gate {
+  req: IncomingMessage;
+  session: Session;
+  onError: StoreErrorHandler;
+  held: Call[];
+}
+
+const gates = new WeakMap<ServerResponse, Gate>();
+let installed = false;
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  const proto = ServerResponse.prototype as unknown as Record<Method, (...args: unknown[]) => unknown>;
+  for (const method of ['writeHead', 'write', 'end', 'flushHeaders'] as const) {
+    const original = proto[method];
+    proto[method] = function gated(this: ServerResponse, ...args: unknown[]) {
+      const gate = gates.get(this);
+      if (gate === undefined) return original.apply(this, args);
+      gate.held.push([original, args]);
+      if (gate.held.length === 1) gate.session.commit().then(release(this, gate), fail(this, gate));
+      return method === 'write' ? true : this;
     };
   }
+}
+
+/** The `onUse` hook for a request: gates the response, or refuses use after it started. */
+export function gateOnUse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  session: () => Session,
+  onError: StoreErrorHandler,
+): () => void {
+  install();
+  return () => {
+    if (res.headersSent) throw committedError();
+    gates.set(res, { req, session: session(), onError, held: [] });
+  };
+}
+
+function release(res: ServerResponse, gate: Gate) {
+  return ({ setCookie }: { setCookie: string | null }) => {
+    gates.delete(res);
+    if (setCookie) appendSetCookie(res, setCookie);
+    for (const [original, args] of gate.held) original.apply(res, args);
+  };
+}
+
+function fail(res: ServerResponse, gate: Gate) {
+  return (error: unknown) => {
+    gates.delete(res);
+    if (res.headersSent) {
+      res.destroy(error as Error);
+      return;
+    }
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    gate.onError(asUnpinned(error), gate.req, res);
+  };
+}
+
+function committedError(): UnpinnedError {
+  return new UnpinnedError(
+    'UNPINNED_ERR_SESSION_COMMITTED',
+    'The session was used after the response had started. Use the session before sending the response.',
+  );
 }
 
 function appendSetCookie(res: ServerResponse, value: string): void {

@@ -17,7 +17,7 @@ export interface RedisCommander {
 
 /** The parts of a node-redis 6 client (standalone) the store uses. */
 export interface NodeRedisClientLike {
-  sendCommand(args: string[], options?: { timeout?: number }): Promise<unknown>;
+  sendCommand(args: string[], options?: { timeout?: number; typeMapping?: object }): Promise<unknown>;
   readonly isReady: boolean;
   readonly isOpen: boolean;
 }
@@ -28,7 +28,7 @@ export interface NodeRedisClusterLike {
     firstKey: string | undefined,
     isReadonly: boolean | undefined,
     args: string[],
-    options?: { timeout?: number },
+    options?: { timeout?: number; typeMapping?: object },
   ): Promise<unknown>;
   readonly isReady?: boolean;
   readonly isOpen: boolean;
@@ -37,8 +37,10 @@ export interface NodeRedisClusterLike {
 
 export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike;
 
-// Our deadline replaces node-redis's per-command timer (see deadline.ts).
-const NO_CLIENT_TIMEOUT = { timeout: 0 };
+// Our deadline replaces node-redis's per-command timer (see deadline.ts). Maps
+// (RESP3 HGETALL replies) come back as flat arrays: the cheapest shape to decode
+// and to read (RESP_TYPES.MAP is 37, "%").
+const NO_CLIENT_TIMEOUT = { timeout: 0, typeMapping: { 37: Array } };
 
 function isCluster(client: RedisClientLike): client is NodeRedisClusterLike {
   return 'masters' in client;
@@ -77,7 +79,7 @@ export function ownClient(url: string, onError: (error: Error) => void): RedisCo
       // Never queue commands while disconnected: a request gets a 503 now rather
       // than a write that lands minutes later, after its answer was sent.
       disableOfflineQueue: true,
-      commandOptions: NO_CLIENT_TIMEOUT,
+      commandOptions: { timeout: 0 },
     });
     // Without a listener, a connection error would crash the process.
     created.on('error', onError);

@@ -5,19 +5,20 @@
  * 13 µs of CPU each, measured: a 3-4x cut in concurrent throughput) and does not
  * cover a command already written to a server that stopped answering. Here every
  * command joins one FIFO and a single timer, armed for the oldest deadline,
- * rejects whatever is overdue. All commands share one timeout, so deadlines are
+ * expires whatever is overdue. All commands share one timeout, so deadlines are
  * ordered like the queue and each command costs an array push.
  */
 
-interface Pending {
+export interface Deadline {
   at: number;
-  reject: (error: Error) => void;
+  /** Set by whoever settles first: the reply or the timer. */
   done: boolean;
+  expire: () => void;
 }
 
 export class DeadlineQueue {
   readonly timeoutMs: number;
-  #queue: Pending[] = [];
+  #queue: Deadline[] = [];
   #head = 0;
   #timer: NodeJS.Timeout | null = null;
 
@@ -25,32 +26,15 @@ export class DeadlineQueue {
     this.timeoutMs = timeoutMs;
   }
 
-  /** Settles like `promise`, or rejects with a TimeoutError once the deadline passes. */
-  run<T>(promise: Promise<T>, describe: () => string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = {
-        at: performance.now() + this.timeoutMs,
-        reject: (error) => reject(Object.assign(error, { message: `${describe()} ${error.message}` })),
-        done: false,
-      };
-      this.#queue.push(entry);
-      if (this.#timer === null) this.#arm(this.timeoutMs);
-      promise.then(
-        (value) => {
-          if (entry.done) return;
-          entry.done = true;
-          resolve(value);
-        },
-        (error) => {
-          if (entry.done) return;
-          entry.done = true;
-          reject(error);
-        },
-      );
-    });
+  /** Start a deadline; `expire` runs once it passes unless `done` was set first. */
+  start(expire: () => void): Deadline {
+    const entry: Deadline = { at: performance.now() + this.timeoutMs, done: false, expire };
+    this.#queue.push(entry);
+    if (this.#timer === null) this.#arm(this.timeoutMs);
+    return entry;
   }
 
-  /** Commands still waiting (for tests and shutdown). */
+  /** Deadlines still running (for tests and shutdown). */
   get pending(): number {
     let n = 0;
     for (let i = this.#head; i < this.#queue.length; i++) if (!this.#queue[i]!.done) n++;
@@ -72,9 +56,7 @@ export class DeadlineQueue {
       if (!entry.done) {
         if (entry.at > now) break;
         entry.done = true;
-        const error = new Error(`did not answer within ${this.timeoutMs} ms`);
-        error.name = 'TimeoutError';
-        entry.reject(error);
+        entry.expire();
       }
       this.#head++;
     }
@@ -89,4 +71,11 @@ export class DeadlineQueue {
     }
     this.#arm(this.#queue[this.#head]!.at - now);
   }
+}
+
+/** The error a command that passed its deadline is rejected with (as `cause`). */
+export function timeoutError(command: string, timeoutMs: number): Error {
+  const error = new Error(`Redis ${command} did not answer within ${timeoutMs} ms`);
+  error.name = 'TimeoutError';
+  return error;
 }

@@ -17,7 +17,7 @@ import type {
   WriteResult,
 } from '../../session/store.js';
 import { borrowClient, ownClient, type RedisClientLike, type RedisCommander } from './commander.js';
-import { DeadlineQueue } from './deadline.js';
+import { DeadlineQueue, timeoutError } from './deadline.js';
 import { DESTROY, DESTROY_FOR_USER, INCREMENT, INDEX_ADD, type Script, TOUCH, WRITE } from './scripts.js';
 
 export interface RedisStoreOptions {
@@ -202,13 +202,26 @@ export class RedisStore implements SessionStore {
 
   #send(key: string, args: string[]): Promise<unknown> {
     if (!this.#redis.ready) {
-      return Promise.reject(storeUnavailable(args[0]!, new Error('Redis connection is down')));
+      return Promise.reject(storeUnavailable(`Redis ${args[0]}`, new Error('Redis connection is down')));
     }
-    return this.#deadlines
-      .run(this.#redis.send(key, args), () => `Redis ${args[0]}`)
-      .catch((error) => {
-        throw storeUnavailable(`Redis ${args[0]}`, error);
-      });
+    // Hot path: one promise and one deadline entry per command, nothing else.
+    return new Promise((resolve, reject) => {
+      const deadline = this.#deadlines.start(() =>
+        reject(storeUnavailable(`Redis ${args[0]}`, timeoutError(args[0]!, this.#deadlines.timeoutMs))),
+      );
+      this.#redis.send(key, args).then(
+        (reply) => {
+          if (deadline.done) return;
+          deadline.done = true;
+          resolve(reply);
+        },
+        (error) => {
+          if (deadline.done) return;
+          deadline.done = true;
+          reject(storeUnavailable(`Redis ${args[0]}`, error));
+        },
+      );
+    });
   }
 }
 
@@ -234,14 +247,19 @@ function writeArgs(write: SessionWrite): string[] {
 
 /** HGETALL reply (RESP2 flat array, or RESP3 map/object) to a stored session; null when absent or unreadable. */
 export function parseSession(reply: unknown): StoredSession | null {
-  const entries = toEntries(reply);
-  if (entries.length === 0) return null;
+  // Hot path: RESP2 replies arrive as a flat [field, value, ...] array.
+  const flat = Array.isArray(reply) ? reply : toEntries(reply).flat();
+  if (flat.length < 2) return null;
   const data = new Map<string, string>();
   let createdAt = Number.NaN;
   let touchedAt = Number.NaN;
   let absoluteExpiresAt = Number.NaN;
   let userId: string | null = null;
-  for (const [field, value] of entries) {
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const field = flat[i];
+    const value = flat[i + 1];
+    // Anything but text is not a reply this store wrote.
+    if (typeof field !== 'string' || typeof value !== 'string') return null;
     if (field[0] !== '$') data.set(field, value);
     else if (field === '$c') createdAt = Number(value);
     else if (field === '$t') touchedAt = Number(value);
@@ -254,14 +272,9 @@ export function parseSession(reply: unknown): StoredSession | null {
   return { data, createdAt, touchedAt, absoluteExpiresAt, userId };
 }
 
-function toEntries(reply: unknown): [string, string][] {
-  if (Array.isArray(reply)) {
-    const out: [string, string][] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) out.push([String(reply[i]), String(reply[i + 1])]);
-    return out;
-  }
-  if (reply instanceof Map) return [...reply].map(([k, v]) => [String(k), String(v)]);
-  if (reply && typeof reply === 'object') return Object.entries(reply).map(([k, v]) => [k, String(v)]);
+function toEntries(reply: unknown): [unknown, unknown][] {
+  if (reply instanceof Map) return [...reply];
+  if (reply && typeof reply === 'object') return Object.entries(reply);
   return [];
 }
 
