@@ -1,6 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    // Examples import the package by its public name, as users do; tests run them from source.
+    alias: [
+      { find: /^unpinned$/, replacement: src('session/index.ts') },
+      { find: /^unpinned\/redis$/, replacement: src('stores/redis/index.ts') },
+      { find: /^unpinned\/memory$/, replacement: src('stores/memory/index.ts') },
+      { find: /^unpinned\/express$/, replacement: src('adapters/express/index.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Suites start real redis-server processes and HTTP servers; a generous
