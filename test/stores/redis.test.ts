@@ -1,19 +1,98 @@
-import { afterAll, beforeAll } from 'vitest';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateToken, sessionIdOf } from '../../src/session/token.js';
 import { type RedisStore, redisStore } from '../../src/stores/redis/index.js';
 import { describeRedis, RedisServer } from '../helpers/redis-server.js';
-import { storeConformance } from './conformance.js';
+import { createWrite, storeConformance } from './conformance.js';
 
 describeRedis('redis store', () => {
   let server: RedisServer;
-  let store: RedisStore;
+  let owned: RedisStore;
+  const resp3 = { client: null as ReturnType<typeof createClient> | null, store: null as RedisStore | null };
+  const resp2 = { client: null as ReturnType<typeof createClient> | null, store: null as RedisStore | null };
   beforeAll(async () => {
     server = await RedisServer.start();
-    store = redisStore({ url: server.url });
-    await store.ready();
+    owned = redisStore({ url: server.url });
+    await owned.ready();
+    // Clients an app already has, with node-redis defaults (RESP3, offline queue on) and RESP2.
+    resp3.client = createClient({ url: server.url });
+    resp2.client = createClient({ url: server.url, RESP: 2 });
+    for (const c of [resp3, resp2]) {
+      c.client!.on('error', () => {});
+      await c.client!.connect();
+      c.store = redisStore({ client: c.client! });
+    }
   });
   afterAll(async () => {
-    await store?.close();
+    await owned?.close();
+    for (const c of [resp3, resp2]) await c.client?.close().catch(() => {});
     await server?.close();
   });
-  storeConformance('redis (node-redis, store-owned client)', () => ({ store, now: Date.now }));
+
+  storeConformance('redis (store-owned client)', () => ({ store: owned, now: Date.now }));
+  storeConformance("redis (the app's node-redis client, RESP3)", () => ({
+    store: resp3.store!,
+    now: Date.now,
+  }));
+  storeConformance("redis (the app's node-redis client, RESP2)", () => ({
+    store: resp2.store!,
+    now: Date.now,
+  }));
+
+  describe('options', () => {
+    it('refuses to guess between a url and a client', () => {
+      expect(() => redisStore({})).toThrow(/UNPINNED|url \/ client/);
+      expect(() => redisStore({ url: server.url, client: resp3.client! })).toThrow(/exactly one/);
+      expect(() => redisStore({ url: server.url, commandTimeout: 0 })).toThrow(/commandTimeout/);
+    });
+
+    it('keys sessions under its prefix, by the hash of the token', async () => {
+      const store = redisStore({ client: resp3.client!, prefix: 'shop1:' });
+      const token = generateToken();
+      await store.write(sessionIdOf(token), createWrite(Date.now(), { a: 1 }));
+      expect(await resp3.client!.exists(`shop1:s:${sessionIdOf(token)}`)).toBe(1);
+      expect(await resp3.client!.keys(`*${token}*`)).toEqual([]);
+    });
+  });
+});
+
+describeRedis('redis store without a server', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("fails fast, instead of queueing, when an app's client (offline queue on) is disconnected", async () => {
+    const client = createClient({ url: server.url, socket: { reconnectStrategy: 50 } });
+    client.on('error', () => {});
+    await client.connect();
+    const store = redisStore({ client, commandTimeout: 60_000 });
+    await server.stop();
+    await expect.poll(() => client.isReady).toBe(false);
+    // With a 60 s deadline, only the readiness check can make this fail at once.
+    const error = await store.load(sessionIdOf(generateToken())).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'UNPINNED_ERR_STORE_UNAVAILABLE', statusCode: 503 });
+    await server.restart();
+    await expect.poll(() => client.isReady, { timeout: 10_000 }).toBe(true);
+    expect(await store.load(sessionIdOf(generateToken()))).toBeNull();
+    await client.close();
+  });
+
+  it('answers within the command deadline when the server is frozen, then recovers', async () => {
+    const store = redisStore({ url: server.url, commandTimeout: 200 });
+    await store.ready();
+    server.freeze();
+    try {
+      const error = await store.load(sessionIdOf(generateToken())).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNPINNED_ERR_STORE_UNAVAILABLE' });
+      expect((error as Error).cause).toMatchObject({ name: 'TimeoutError' });
+    } finally {
+      server.thaw();
+    }
+    await expect.poll(() => store.load(sessionIdOf(generateToken())), { timeout: 10_000 }).toBeNull();
+    await store.close();
+  });
 });

@@ -23,7 +23,7 @@ import type { Session } from '../../session/session.js';
 export type StoreErrorHandler = (error: UnpinnedError, req: IncomingMessage, res: ServerResponse) => void;
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders';
-type Call = [original: (...args: unknown[]) => unknown, args: unknown[]];
+type Call = [original: (...args: unknown[]) => unknown, args: unknown[], method: Method];
 
 interface Gate {
   req: IncomingMessage;
@@ -44,7 +44,7 @@ function install(): void {
     proto[method] = function gated(this: ServerResponse, ...args: unknown[]) {
       const gate = gates.get(this);
       if (gate === undefined) return original.apply(this, args);
-      gate.held.push([original, args]);
+      gate.held.push([original, args, method]);
       if (gate.held.length === 1) gate.session.commit().then(release(this, gate), fail(this, gate));
       return method === 'write' ? true : this;
     };
@@ -69,7 +69,13 @@ function release(res: ServerResponse, gate: Gate) {
   return ({ setCookie }: { setCookie: string | null }) => {
     gates.delete(res);
     if (setCookie) appendSetCookie(res, setCookie);
-    for (const [original, args] of gate.held) original.apply(res, args);
+    for (const [original, args, method] of gate.held) {
+      // While held, headers look unsent, so code that writes headers "if not yet
+      // sent" (compression's implicit writeHead on every write) may have queued
+      // several: only the first can go out.
+      if (method === 'writeHead' && res.headersSent) continue;
+      original.apply(res, args);
+    }
   };
 }
 
@@ -110,13 +116,15 @@ function asUnpinned(error: unknown): UnpinnedError {
 /** Default answer to a session error: its status (503 for a store outage) with Retry-After, a short JSON body. */
 export function answerSessionError(error: UnpinnedError, _req: IncomingMessage, res: ServerResponse): void {
   const body = JSON.stringify({ error: { code: error.code, message: publicMessage(error) } });
-  res.writeHead(error.statusCode, {
+  // Straight to node:http: middleware that wrapped this response (compression)
+  // already committed to encoding the handler's body, not this one.
+  ServerResponse.prototype.writeHead.call(res, error.statusCode, {
     ...error.headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
   });
-  res.end(body);
+  (ServerResponse.prototype.end as (this: ServerResponse, chunk: string) => void).call(res, body);
 }
 
 /** Outage details (hosts, ports) stay in logs; the client learns only what it can act on. */

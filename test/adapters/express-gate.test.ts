@@ -1,0 +1,99 @@
+/**
+ * Commit before respond (§3.11), made deterministic: a store whose writes fail.
+ * If the response could leave before the commit, these clients would see a
+ * success; they must see a 503 instead.
+ */
+import type { AddressInfo } from 'node:net';
+import compression from 'compression';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { unpinned } from '../../src/adapters/express/index.js';
+import { createSessions } from '../../src/session/manager.js';
+import type { SessionStore } from '../../src/session/store.js';
+import { memoryStore } from '../../src/stores/memory/index.js';
+import { wrapStore } from '../helpers/sessions.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+async function serve(store: SessionStore, setup: (app: express.Express) => void): Promise<string> {
+  const app = express();
+  setup(app);
+  const sessions = createSessions({ store });
+  app.use(unpinned(sessions));
+  app.post('/write', async (req, res) => {
+    await req.session.set('a', 1);
+    res.status(200).send('saved');
+  });
+  app.post('/stream', async (req, res) => {
+    await req.session.set('a', 1);
+    res.type('text');
+    res.write('part one, ');
+    res.end('part two');
+  });
+  app.get('/late', (req, res) => {
+    res.send('sent first');
+    req.session.set('late', 1).then(
+      () => {},
+      (error: { code: string }) => {
+        lateError = error.code;
+      },
+    );
+  });
+  app.get('/guest', async (req, res) => {
+    // The handler copes with a store outage itself: its answer must stand.
+    const name = await req.session.get('name').catch(() => 'guest');
+    res.send(`hello ${name}`);
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+let lateError: string | null = null;
+const failingWrites = () =>
+  wrapStore(memoryStore({ quiet: true }), { write: () => Promise.reject(new Error('write refused')) });
+
+describe('commit before respond', () => {
+  it('answers 503, not the handler’s 200, when the commit fails', async () => {
+    const url = await serve(failingWrites(), () => {});
+    const res = await fetch(`${url}/write`, { method: 'POST' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(res.headers.get('set-cookie')).toBeNull();
+    expect(await res.json()).toMatchObject({ error: { code: 'UNPINNED_ERR_STORE_UNAVAILABLE' } });
+  });
+
+  it('holds a streamed response too, and with compression installed first', async () => {
+    const url = await serve(failingWrites(), (app) => app.use(compression({ threshold: 0 })));
+    const res = await fetch(`${url}/stream`, { method: 'POST', headers: { 'accept-encoding': 'gzip' } });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: 'UNPINNED_ERR_STORE_UNAVAILABLE' } });
+    const ok = await serve(memoryStore({ quiet: true }), (app) => app.use(compression({ threshold: 0 })));
+    const good = await fetch(`${ok}/stream`, { method: 'POST', headers: { 'accept-encoding': 'gzip' } });
+    expect(good.status).toBe(200);
+    expect(good.headers.get('content-encoding')).toBe('gzip');
+    expect(good.headers.get('set-cookie')).toMatch(
+      /^sid=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/,
+    );
+    expect(await good.text()).toBe('part one, part two');
+  });
+
+  it('refuses a session change after the response started, instead of losing it', async () => {
+    const url = await serve(memoryStore({ quiet: true }), () => {});
+    lateError = null;
+    expect(await (await fetch(`${url}/late`)).text()).toBe('sent first');
+    await expect.poll(() => lateError).toBe('UNPINNED_ERR_SESSION_COMMITTED');
+  });
+
+  it('leaves alone a response the handler gave after catching a store outage', async () => {
+    const down = wrapStore(memoryStore({ quiet: true }), { load: () => Promise.reject(new Error('down')) });
+    const url = await serve(down, () => {});
+    const res = await fetch(`${url}/guest`, { headers: { cookie: `sid=${'Z'.repeat(43)}` } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello guest');
+  });
+});
