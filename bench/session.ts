@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { RedisServer } from '../src/system/redis-server.js';
+import { writeSessionSection } from './session-report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const VARIANTS = ['none', 'bare', 'unpinned', 'express-session'] as const;
@@ -140,7 +141,14 @@ function summarize(runs: Record<Mix, Record<Variant, Run[]>>) {
         [`${mix}CpuVsNone`, ratio(out.cpuUsPerRequest[mix].none, out.cpuUsPerRequest[mix].unpinned)],
       ]),
     ),
-    method: { connections: 50, seconds: SECONDS, rounds: ROUNDS, users: USERS, node: process.version },
+    method: {
+      connections: 50,
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      users: USERS,
+      node: process.version,
+      date: new Date().toISOString(),
+    },
   };
 }
 
@@ -182,6 +190,7 @@ try {
   const resultsDir = join(here, '..', '..', 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'session.json'), `${JSON.stringify(output, null, 2)}\n`);
+  writeSessionSection(join(here, '..', '..', 'docs', 'benchmarks.md'), output);
   console.log(JSON.stringify(output));
 } finally {
   for (const app of apps) app.child.kill('SIGTERM');

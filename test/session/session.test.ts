@@ -277,12 +277,22 @@ for (const kind of storeKinds()) {
       });
 
       it('keeps the old token readable during a grace window only', async () => {
-        const { sessions, jar } = setup({ regenerateGrace: 30 });
+        const { sessions, jar, clock } = setup({ regenerateGrace: 30 });
         await request(sessions, jar, (s) => s.set('cart', ['a']));
         const oldJar = new CookieJar();
         oldJar.cookie = jar.cookie;
         await request(sessions, jar, (s) => s.regenerate());
         expect(await request(sessions, oldJar, (s) => s.get('cart'))).toEqual(['a']);
+        if (kind.redis && kind.url) {
+          // Redis expires it on its own clock: the key's TTL is the grace window.
+          const ttl = await redisTtl(kind.url, kind.redis.sessionKey(sessionIdOf(oldJar.token!)));
+          expect(ttl).toBeGreaterThan(0);
+          expect(ttl).toBeLessThanOrEqual(30_000);
+        } else {
+          clock.advance(30_001);
+          expect(await request(sessions, oldJar, (s) => s.get('cart'))).toBeUndefined();
+        }
+        expect(await request(sessions, jar, (s) => s.get('cart'))).toEqual(['a']);
       });
 
       it('works for a visitor who had no session yet, without a store call', async () => {
