@@ -269,10 +269,7 @@ describeRedis('express adapter on redis', () => {
 
     it('never answers 500 whatever garbage the session hash holds', async () => {
       const [app] = await start(1);
-      const field = fc.oneof(
-        fc.constantFrom('$c', '$t', '$a', '$u', 'n', '__proto__'),
-        fc.string({ minLength: 1 }),
-      );
+      const field = fc.oneof(fc.constantFrom('$m', '$u', 'n', '__proto__'), fc.string({ minLength: 1 }));
       await fc.assert(
         fc.asyncProperty(fc.dictionary(field, fc.string()), async (garbage) => {
           const client = new Client();

@@ -139,21 +139,16 @@ export class RedisStore implements SessionStore {
     const replies = await Promise.all(
       ids.map((id) => {
         const key = this.sessionKey(id);
-        return this.#send(key, ['HMGET', key, '$u', '$c', '$t', '$a']) as Promise<(string | null)[]>;
+        return this.#send(key, ['HMGET', key, '$u', '$m']) as Promise<(string | null)[]>;
       }),
     );
     const live: SessionSummary[] = [];
     const stale: string[] = [];
-    replies.forEach(([owner, created, touched, absolute], i) => {
+    replies.forEach(([owner, meta], i) => {
       const id = ids[i]!;
-      if (owner !== userId || !created || !touched || !absolute) stale.push(id);
-      else
-        live.push({
-          id,
-          createdAt: Number(created),
-          touchedAt: Number(touched),
-          absoluteExpiresAt: Number(absolute),
-        });
+      const times = parseMeta(meta ?? null);
+      if (owner !== userId || !times) stale.push(id);
+      else live.push({ id, ...times });
     });
     // Self-healing: entries of sessions that expired, moved or vanished leave the index.
     if (stale.length > 0) await this.#send(indexKey, ['ZREM', indexKey, ...stale]);
@@ -251,9 +246,7 @@ export function parseSession(reply: unknown): StoredSession | null {
   const flat = Array.isArray(reply) ? reply : toEntries(reply).flat();
   if (flat.length < 2) return null;
   const data = new Map<string, string>();
-  let createdAt = Number.NaN;
-  let touchedAt = Number.NaN;
-  let absoluteExpiresAt = Number.NaN;
+  let meta: string | null = null;
   let userId: string | null = null;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const field = flat[i];
@@ -261,15 +254,23 @@ export function parseSession(reply: unknown): StoredSession | null {
     // Anything but text is not a reply this store wrote.
     if (typeof field !== 'string' || typeof value !== 'string') return null;
     if (field[0] !== '$') data.set(field, value);
-    else if (field === '$c') createdAt = Number(value);
-    else if (field === '$t') touchedAt = Number(value);
-    else if (field === '$a') absoluteExpiresAt = Number(value);
+    else if (field === '$m') meta = value;
     else if (field === '$u') userId = value;
   }
   // Without readable metadata nobody can tell whether the session is alive: treat it as absent.
-  if (!Number.isFinite(createdAt) || !Number.isFinite(touchedAt) || !Number.isFinite(absoluteExpiresAt))
-    return null;
-  return { data, createdAt, touchedAt, absoluteExpiresAt, userId };
+  const times = parseMeta(meta);
+  return times ? { data, ...times, userId } : null;
+}
+
+const META = /^(\d+):(\d+):(\d+)$/;
+
+/** "$m" = "created:touched:absoluteExpiry" (epoch ms), or null when unreadable. */
+function parseMeta(
+  meta: string | null,
+): { createdAt: number; touchedAt: number; absoluteExpiresAt: number } | null {
+  const match = meta === null ? null : META.exec(meta);
+  if (!match) return null;
+  return { createdAt: Number(match[1]), touchedAt: Number(match[2]), absoluteExpiresAt: Number(match[3]) };
 }
 
 function toEntries(reply: unknown): [unknown, unknown][] {

@@ -5,7 +5,8 @@
  *
  * Hash layout of a session: one field per top-level session key (JSON text),
  * plus metadata fields whose names start with "$" (a prefix session keys may not
- * use): $c created, $t last touch, $a absolute expiry (epoch ms), $u user id.
+ * use): $m = "created:touched:absoluteExpiry" (epoch ms; one field rather than
+ * three, because every read pays to decode each field) and $u, the user id.
  */
 import { createHash } from 'node:crypto';
 
@@ -50,11 +51,13 @@ for _ = 1, tonumber(ARGV[8]) do
 end
 local fields = {}
 if ARGV[1] == 'c' then
-  fields = {'$c', ARGV[6], '$a', ARGV[7], '$t', ARGV[6]}
-end
-if ARGV[3] ~= '' then
-  fields[#fields + 1] = '$t'
-  fields[#fields + 1] = ARGV[3]
+  local touched = ARGV[3] ~= '' and ARGV[3] or ARGV[6]
+  fields = {'$m', ARGV[6] .. ':' .. touched .. ':' .. ARGV[7]}
+elseif ARGV[3] ~= '' then
+  local created, absolute = string.match(redis.call('HGET', key, '$m') or '', '^(%d+):%d+:(%d+)$')
+  if created then
+    fields = {'$m', created .. ':' .. ARGV[3] .. ':' .. absolute}
+  end
 end
 local old = false
 if ARGV[4] ~= '0' then old = redis.call('HGET', key, '$u') end
@@ -117,7 +120,10 @@ return {1, text}
 /** Refresh the idle window of an existing session. ARGV: touchedAt, pexpireat. */
 export const TOUCH = script(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], '$t', ARGV[1])
+local created, absolute = string.match(redis.call('HGET', KEYS[1], '$m') or '', '^(%d+):%d+:(%d+)$')
+if created then
+  redis.call('HSET', KEYS[1], '$m', created .. ':' .. ARGV[1] .. ':' .. absolute)
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
 `);
