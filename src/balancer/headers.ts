@@ -150,6 +150,9 @@ export function buildResponseHeaders(
 
 /** Removes headers named in a Connection header value (RFC 9110 §7.6.1). */
 function dropListed(headers: string[], tokens: string): string[] {
+  // Hot path: almost every message says only "keep-alive" or "close", which name no header.
+  const lower = tokens.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return headers;
   const names = new Set(
     tokens
       .split(',')

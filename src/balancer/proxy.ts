@@ -65,14 +65,21 @@ export function proxyRequest(core: Core, req: IncomingMessage, res: ServerRespon
   const exchange = new Exchange(core, req, res, headers, body, clientIp);
   core.active++;
   core.retry.active++;
-  res.on('close', () => {
-    if (!exchange.done) {
-      // The client went away mid-exchange: stop the upstream request so the server is freed.
-      exchange.clientGone = true;
-      exchange.current?.abort?.(new Error('client closed the connection'));
-    }
-  });
+  (res as ExchangeCarrier)[kExchange] = exchange;
+  res.on('close', onClientClose);
   startAttempt(exchange);
+}
+
+// One shared listener instead of a closure per request; the exchange hangs off its response.
+const kExchange = Symbol('unpinned.exchange');
+type ExchangeCarrier = ServerResponse & { [kExchange]?: Exchange };
+function onClientClose(this: ExchangeCarrier): void {
+  const exchange = this[kExchange];
+  if (exchange && !exchange.done) {
+    // The client went away mid-exchange: stop the upstream request so the server is freed.
+    exchange.clientGone = true;
+    exchange.current?.abort?.(new Error('client closed the connection'));
+  }
 }
 
 /** The body stream to forward, null for none, false when the request was already answered. */
