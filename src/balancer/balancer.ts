@@ -96,7 +96,8 @@ export class Balancer extends EventEmitter {
 
   #createServer(): Server {
     const s = this.#settings;
-    const server = createServer({ maxHeaderSize: s.maxHeaderBytes }, (req, res) =>
+    // Host is checked in the proxy (not by Node) so that its 400 carries our error code.
+    const server = createServer({ maxHeaderSize: s.maxHeaderBytes, requireHostHeader: false }, (req, res) =>
       proxyRequest(this.#core, req, res),
     );
     server.keepAliveTimeout = s.timeouts.clientKeepAliveMs;

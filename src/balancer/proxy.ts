@@ -52,6 +52,14 @@ class Exchange {
 export function proxyRequest(core: Core, req: IncomingMessage, res: ServerResponse): void {
   if (core.closing)
     return void sendError(res, balancerError('UNPINNED_ERR_LB_SHUTTING_DOWN', 'Balancer closing'), true);
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400.
+  if (req.headers.host === undefined && req.httpVersionMinor === 1) {
+    return void sendError(
+      res,
+      balancerError('UNPINNED_ERR_LB_BAD_REQUEST', 'HTTP/1.1 request without Host'),
+      true,
+    );
+  }
   if (req.url === undefined || req.url[0] !== '/') {
     return void sendError(
       res,
