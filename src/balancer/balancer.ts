@@ -158,21 +158,26 @@ export class Balancer extends EventEmitter {
     return backend.snapshot(this.#settings.clock.now());
   }
 
-  /** Removes a server at once from balancing; resolves when its in-flight requests are done. */
-  async removeBackend(id: string): Promise<void> {
+  /**
+   * Removes a server at once from balancing; the promise resolves when its in-flight requests
+   * are done and its pool is closed. Throws `UNPINNED_ERR_LB_UNKNOWN_BACKEND` synchronously.
+   */
+  removeBackend(id: string): Promise<void> {
     const backend = this.#core.members.get(id);
     this.#core.members.remove(backend);
     this.#health?.unwatch(backend);
     this.#onState(backend, 'removed');
-    await this.#idle(backend);
-    await backend.pool.close();
+    return this.#idle(backend).then(() => backend.pool.close());
   }
 
-  /** No new balanced picks for the server; resolves when its in-flight requests are done. */
-  async drain(id: string): Promise<void> {
+  /**
+   * No new balanced picks for the server; the promise resolves when its in-flight requests are
+   * done. Throws `UNPINNED_ERR_LB_UNKNOWN_BACKEND` synchronously.
+   */
+  drain(id: string): Promise<void> {
     const backend = this.#core.members.get(id);
     this.#core.members.setDraining(backend, true);
-    await this.#idle(backend);
+    return this.#idle(backend);
   }
 
   undrain(id: string): void {

@@ -17,6 +17,8 @@ export interface TestBackend {
   received: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[];
   inFlight: number;
   healthy: boolean;
+  /** Health-check requests answered (GET /health). */
+  healthChecks: number;
   /** Replaces the default echo handler. */
   handler: Handler | undefined;
   stop(): Promise<void>;
@@ -33,6 +35,7 @@ export async function startBackend(name: string, port = 0): Promise<TestBackend>
     received: [],
     inFlight: 0,
     healthy: true,
+    healthChecks: 0,
     handler: undefined,
     async stop() {
       const closed = new Promise<void>((resolve) => backend.server.close(() => resolve()));
@@ -49,6 +52,7 @@ export async function startBackend(name: string, port = 0): Promise<TestBackend>
           const body = Buffer.concat(chunks);
           if (req.url === '/health') {
             res.writeHead(backend.healthy ? 200 : 503).end();
+            backend.healthChecks++;
             return;
           }
           backend.received.push({
