@@ -242,6 +242,7 @@ async function startHaproxy(backends: number[]): Promise<string> {
       '  timeout client 60s',
       '  timeout server 60s',
       '  option http-keep-alive',
+      '  option forwardfor',
       'frontend fe',
       `  bind 127.0.0.1:${port}`,
       '  default_backend be',
@@ -282,6 +283,8 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
     }
   }
 }

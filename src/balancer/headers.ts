@@ -103,16 +103,18 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: ForwardingOptio
       if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
       else if (name === 'x-forwarded-proto') xfProto ??= value;
       else if (name === 'x-forwarded-host') xfHost ??= value;
-      else out.push(raw[i]!, value);
+      else out.push(name, value);
       continue;
     }
     if (name === 'host') host = value;
     if (name === 'cookie' && opts.stripCookie) {
       const kept = removeCookie(value, opts.stripCookie);
-      if (kept) out.push(raw[i]!, kept);
+      if (kept) out.push(name, kept);
       continue;
     }
-    out.push(raw[i]!, value);
+    // Lower-case names (HTTP field names are case-insensitive, RFC 9110 §5.1): undici looks
+    // known lower-case names up in a table instead of validating them again.
+    out.push(name, value);
   }
   const headers = connectionTokens ? dropListed(out, connectionTokens) : out;
   const clientIp = trustPeer && xff ? rightmostUntrusted(xff, opts.trusted) || peer : peer;
