@@ -85,6 +85,7 @@ export class Balancer extends EventEmitter {
         stripCookie: strategy.stripCookie,
       },
       closing: false,
+      tunnels: new Set(),
       active: 0,
       onIdle: undefined,
       seqOf: (b) => members.seqOf(b),
@@ -225,6 +226,7 @@ export class Balancer extends EventEmitter {
       clearTimeout(timer);
     }
     this.server.closeAllConnections();
+    for (const tunnel of core.tunnels) tunnel.destroy(); // upgraded sockets left the server
     await Promise.all([serverClosed, adminClosed]);
     await Promise.all(core.members.all().map((b) => b.pool.destroy()));
   }

@@ -2,6 +2,7 @@
  * What the request path needs from the balancer, as one object built once: the proxy and the
  * upgrade relay read it, the balancer (balancer.ts) owns and mutates it.
  */
+import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import type { Settings } from './config.js';
 import type { ForwardingOptions } from './headers.js';
@@ -19,6 +20,8 @@ export interface Core {
   forwarding: ForwardingOptions;
   /** Set by `close()`: new requests get 503 and responses close their connection. */
   closing: boolean;
+  /** Open upgraded connections (client side), destroyed if still open when shutdown ends. */
+  readonly tunnels: Set<Duplex>;
   /** Requests (and tunnels) in flight through the balancer, for graceful shutdown. */
   active: number;
   onIdle: (() => void) | undefined;

@@ -196,7 +196,11 @@ class Attempt implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const { ex, backend } = this;
     this.#end();
-    if (ex.clientGone) return void finish(ex, backend, undefined);
+    // A client that went away (or broke its upload) is not the server's failure.
+    if (ex.clientGone || ex.req.errored) {
+      ex.clientGone = true;
+      return void finish(ex, backend, undefined);
+    }
     const error = classifyFailure(err, this.sent, backend.id);
     ex.lastError = error;
     if (this.#retryPlanned) return void startAttempt(ex);
@@ -256,9 +260,13 @@ function finish(ex: Exchange, backend: Backend | undefined, error: BalancerError
   let status = ex.current?.status ?? 0;
   if (error) {
     core.metrics.error(serverId, error.code);
-    if (!ex.clientGone) sendError(res, error, core.closing);
+    // Close the connection when part of the request body is still unread (413 mid-upload),
+    // rather than reading the rest of an upload nobody wants.
+    if (!ex.clientGone) sendError(res, error, core.closing || !ex.req.complete);
     if (status === 0) status = error.statusCode;
   }
+  // nginx's 499: the client closed the connection before the response was complete.
+  if (ex.clientGone && !res.writableFinished) status = 499;
   const ms = performance.now() - ex.startedAt;
   core.metrics.observe(serverId, status, ms / 1000);
   publish(requestChannel, () => ({

@@ -69,6 +69,7 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     client.write(`${head}\r\n`);
     if (this.head.length > 0) upstream.write(this.head);
     backend.tunnels++;
+    this.core.tunnels.add(client);
     this.core.active++;
     let closed = false;
     const close = () => {
@@ -77,6 +78,7 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
       client.destroy();
       upstream.destroy();
       backend.tunnels--;
+      this.core.tunnels.delete(client);
       if (backend.inFlight === 0 && backend.tunnels === 0) backend.onIdle?.();
       this.core.active--;
       if (this.core.active === 0) this.core.onIdle?.();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Balancer, createBalancer } from '../../src/balancer/index.js';
 import { startBackends, type TestBackend } from '../helpers/backends.js';
 import { send, servedBy } from '../helpers/client.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('proxying', () => {
   let backends: TestBackend[];
@@ -76,5 +77,24 @@ describe('proxying', () => {
     expect((await send(`${base}/nc`)).status).toBe(304);
     expect((await send(`${base}/none`)).status).toBe(204);
     for (const b of backends) b.handler = undefined;
+  });
+
+  it('a client that goes away mid-request frees the server and is not counted against it', async () => {
+    const { connect } = await import('node:net');
+    const [a, b] = backends as [TestBackend, TestBackend];
+    let upstreamClosed = 0;
+    for (const s of [a, b]) {
+      s.handler = (req) => void req.socket.once('close', () => upstreamClosed++); // never answers
+    }
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => a.inFlight + b.inFlight === 1, { message: 'request at a server' });
+    socket.destroy();
+    await waitFor(() => upstreamClosed === 1, { message: 'the upstream request to be aborted' });
+    await waitFor(() => lb.backends().every((s) => s.inFlight === 0), { message: 'in-flight back to 0' });
+    expect(lb.backends().reduce((n, s) => n + s.failures, 0)).toBe(0);
+    expect(lb.metrics()).toMatch(/unpinned_lb_requests_total\{server="[^"]+",code="499"\} 1/);
+    for (const s of [a, b]) s.handler = undefined;
   });
 });

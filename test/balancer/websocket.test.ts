@@ -83,6 +83,29 @@ describe('WebSocket through the balancer', () => {
   });
 });
 
+describe('shutdown with an open tunnel', () => {
+  it('close() waits up to shutdownMs, then cuts the tunnel', async () => {
+    const server = createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws) => ws.send('hi'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const lb2 = createBalancer({
+      backends: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`],
+      timeouts: { shutdownMs: 50 },
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${(await lb2.listen(0, '127.0.0.1')).port}/`);
+    ws.on('error', () => {});
+    await once(ws, 'message');
+    const closed = once(ws, 'close');
+    await lb2.close();
+    await closed; // the client saw its tunnel end instead of hanging on a closed balancer
+    await waitFor(() => lb2.backends()[0]!.tunnels === 0, { message: 'tunnel count back to 0' });
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+});
+
 async function waitMessages(messages: string[], n: number): Promise<void> {
   await waitFor(() => messages.length >= n, { message: `${n} WebSocket messages` });
 }
