@@ -9,7 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { renderBenchmarksSection } from './balancer-report.js';
@@ -18,8 +18,8 @@ const here = new URL('.', import.meta.url).pathname; // dist/bench/
 const root = join(here, '..', '..');
 const cfg = {
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
-  roundSeconds: Number(process.env.BENCH_SECONDS ?? 6),
-  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  roundSeconds: Number(process.env.BENCH_SECONDS ?? 5),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 5),
   warmupSeconds: 2,
 };
 
@@ -63,6 +63,12 @@ async function main(): Promise<void> {
   });
 
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+  const busy = loadavg()[0]!;
+  if (busy > cpus().length / 2) {
+    console.log(
+      `!!! load average ${busy.toFixed(1)} before the run: other work shares the CPUs, expect noise !!!`,
+    );
+  }
   console.log(
     `load: autocannon, ${cfg.connections} connections, ${cfg.rounds} interleaved rounds x ${cfg.roundSeconds}s`,
   );
@@ -81,6 +87,11 @@ async function main(): Promise<void> {
   }
   const result = summarize(targets, samples);
   printTable(targets, result);
+  console.log(
+    `paired per-round medians: unpinned/HAProxy throughput ${pairedRatio(samples, 'unpinned', 'haproxy', 'rps')}, ` +
+      `unpinned/http-proxy ${pairedRatio(samples, 'unpinned', 'nodePeer', 'rps')}, ` +
+      `unpinned/HAProxy p99 ${pairedRatio(samples, 'unpinned', 'haproxy', 'p99Ms')}`,
+  );
   const json = {
     direct: pick(result.direct),
     unpinned: pick(result.unpinned),
@@ -94,8 +105,14 @@ async function main(): Promise<void> {
     cfg,
     cores: cpus().length,
     node: process.version,
+    loadBefore: Number(busy.toFixed(2)),
     labels: Object.fromEntries(targets.map((t) => [t.key, t.label])),
     runs: Object.fromEntries(samples),
+    paired: {
+      unpinnedVsHaproxy: pairedRatio(samples, 'unpinned', 'haproxy', 'rps'),
+      unpinnedVsNodePeer: pairedRatio(samples, 'unpinned', 'nodePeer', 'rps'),
+      p99VsHaproxy: pairedRatio(samples, 'unpinned', 'haproxy', 'p99Ms'),
+    },
     ...json,
   };
   writeFileSync(join(root, 'bench/results/balancer.json'), `${JSON.stringify(record, null, 2)}\n`);
@@ -105,6 +122,26 @@ async function main(): Promise<void> {
 
 function pick(s: Sample | undefined): { rps: number; p99Ms: number } {
   return s ? { rps: Math.round(s.rps), p99Ms: s.p99Ms } : { rps: 0, p99Ms: 0 };
+}
+
+/**
+ * Median over rounds of the ratio between two targets measured in the same round, seconds
+ * apart: steadier than a ratio of medians when other work on the machine comes and goes.
+ */
+function pairedRatio(
+  samples: Map<string, Sample[]>,
+  a: string,
+  b: string,
+  field: 'rps' | 'p99Ms',
+): number | null {
+  const x = samples.get(a);
+  const y = samples.get(b);
+  if (!x || !y) return null;
+  const ratios = x
+    .map((s, i) => s[field] / (y[i]?.[field] || Number.NaN))
+    .filter(Number.isFinite)
+    .sort((p, q) => p - q);
+  return ratios.length ? Number(ratios[Math.floor(ratios.length / 2)]!.toFixed(3)) : null;
 }
 
 /** Median of the rounds (by throughput) per target. */
