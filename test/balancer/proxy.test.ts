@@ -97,4 +97,16 @@ describe('proxying', () => {
     expect(lb.metrics()).toMatch(/unpinned_lb_requests_total\{server="[^"]+",code="499"\} 1/);
     for (const s of [a, b]) s.handler = undefined;
   });
+
+  it('publishes request events on diagnostics_channel only to subscribers', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+    const seen: { server?: string; status: number; method: string; url: string }[] = [];
+    const listener = (msg: unknown) => void seen.push(msg as (typeof seen)[number]);
+    subscribe('unpinned:balancer:request', listener);
+    await send(`${base}/observed`);
+    unsubscribe('unpinned:balancer:request', listener);
+    await send(`${base}/unobserved`);
+    expect(seen).toEqual([expect.objectContaining({ method: 'GET', url: '/observed', status: 200 })]);
+    expect(['127.0.0.1']).toContain(seen[0]!.server!.split(':')[0]);
+  });
 });
