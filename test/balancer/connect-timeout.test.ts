@@ -1,6 +1,7 @@
 /**
- * Connect timeouts against a real listener whose accept queue is full (a Python child that
- * never accepts): the balancer's connect attempt hangs until `timeouts.connectMs`. A request
+ * Connect timeouts against a real listener whose accept queue is full (a child process that
+ * listens, then blocks its event loop so it never accepts): the balancer's connect attempt hangs
+ * until `timeouts.connectMs`. A request
  * that never connected is retried elsewhere whatever its method; with nowhere else to go the
  * answer is 504.
  */
@@ -19,20 +20,22 @@ const fillers: Socket[] = [];
 let ok: TestBackend;
 
 beforeAll(async () => {
-  const script = fileURLToPath(new URL('../fixtures/no-accept.py', import.meta.url));
-  child = spawn('python3', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const script = fileURLToPath(new URL('../fixtures/no-accept.mjs', import.meta.url));
+  child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let port = 0;
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     port = Number(d.trim());
   });
   await waitFor(() => port > 0, { message: 'the listener to print its port' });
   blackhole = `http://127.0.0.1:${port}`;
-  // Fill the accept queue (backlog 0 admits one or two) so later SYNs are dropped.
-  for (let i = 0; i < 3; i++) {
-    const s = connect(port, '127.0.0.1');
+  // Fill the accept queue (backlog 1 admits two) so later SYNs are dropped.
+  let connected = 0;
+  for (let i = 0; i < 4; i++) {
+    const s = connect(port, '127.0.0.1', () => connected++);
     s.on('error', () => {});
     fillers.push(s);
   }
+  await waitFor(() => connected >= 2, { message: 'the accept queue to fill' });
   ok = await startBackend('ok');
 });
 afterAll(async () => {
