@@ -1,0 +1,134 @@
+/**
+ * One upstream server: its keep-alive pool and the counters the strategies read. Like undici's
+ * BalancedPool, a pool per backend; unlike it, the state (health, drain, ejection) lives here so
+ * that strategies stay one `pick()` each.
+ */
+import { createHash } from 'node:crypto';
+import { Pool } from 'undici';
+import { invalidOption } from './errors.js';
+
+/** The state a server is in, as the admin API and `backends()` report it. */
+export type BackendState = 'up' | 'down' | 'ejected' | 'draining';
+
+/** A server to balance over: a URL, and an optional stable id (defaults to `host:port`). */
+export interface BackendSpec {
+  url: string;
+  id?: string;
+}
+
+/** What `balancer.backends()` returns for each server: a copy, safe to keep. */
+export interface BackendSnapshot {
+  id: string;
+  url: string;
+  state: BackendState;
+  healthy: boolean;
+  draining: boolean;
+  ejected: boolean;
+  inFlight: number;
+  tunnels: number;
+  requests: number;
+  failures: number;
+  ejections: number;
+}
+
+export interface PoolSettings {
+  connections: number | null;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxResponseHeaderBytes: number;
+}
+
+export class Backend {
+  readonly id: string;
+  readonly url: string;
+  readonly origin: string;
+  /** Value of the sticky cookie that pins a client to this server: a hash, so it reveals no address. */
+  readonly cookieValue: string;
+  readonly pool: Pool;
+  /** Active health-check verdict (rise/fall). */
+  healthy = true;
+  draining = false;
+  /** Passive ejection: the server takes no balanced picks until this clock time. */
+  ejectedUntil = 0;
+  consecutiveFailures = 0;
+  inFlight = 0;
+  tunnels = 0;
+  requests = 0;
+  failures = 0;
+  ejections = 0;
+  /** Called when in-flight drops to zero; used to resolve `drain()` promises. */
+  onIdle: (() => void) | undefined;
+
+  constructor(spec: BackendSpec, settings: PoolSettings) {
+    const parsed = parseBackendUrl(spec.url);
+    this.origin = parsed.origin;
+    this.url = parsed.origin;
+    this.id = spec.id ?? parsed.host;
+    this.cookieValue = createHash('sha256').update(this.id).digest('base64url').slice(0, 12);
+    this.pool = new Pool(this.origin, {
+      connections: settings.connections,
+      connectTimeout: settings.connectTimeoutMs,
+      headersTimeout: settings.headersTimeoutMs,
+      bodyTimeout: settings.idleTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+      maxHeaderSize: settings.maxResponseHeaderBytes,
+    });
+  }
+
+  isEjected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+
+  /** Up for balanced picks: healthy, not ejected, not draining. */
+  isAvailable(now: number): boolean {
+    return this.healthy && !this.draining && this.ejectedUntil <= now;
+  }
+
+  state(now: number): BackendState {
+    if (this.draining) return 'draining';
+    if (!this.healthy) return 'down';
+    if (this.isEjected(now)) return 'ejected';
+    return 'up';
+  }
+
+  begin(): void {
+    this.inFlight++;
+    this.requests++;
+  }
+
+  end(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.tunnels === 0) this.onIdle?.();
+  }
+
+  snapshot(now: number): BackendSnapshot {
+    return {
+      id: this.id,
+      url: this.url,
+      state: this.state(now),
+      healthy: this.healthy,
+      draining: this.draining,
+      ejected: this.isEjected(now),
+      inFlight: this.inFlight,
+      tunnels: this.tunnels,
+      requests: this.requests,
+      failures: this.failures,
+      ejections: this.ejections,
+    };
+  }
+}
+
+function parseBackendUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalidOption('backends[].url', 'an absolute http:// URL such as http://127.0.0.1:3001', raw);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidOption('backends[].url', 'an http:// or https:// URL', raw);
+  }
+  return url;
+}

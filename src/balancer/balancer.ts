@@ -1,0 +1,276 @@
+/**
+ * `createBalancer()`: wires the member base, a strategy, the proxy, health checks and the admin
+ * API into one object with a small run-time API, for the CLI, the supervisor and the lab.
+ */
+import { EventEmitter, once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { startAdmin } from './admin.js';
+import { Backend, type BackendSnapshot, type BackendSpec, type PoolSettings } from './backend.js';
+import { type BalancerOptions, resolveSettings, type Settings } from './config.js';
+import type { Core } from './core.js';
+import { publish, stateChannel } from './events.js';
+import { TrustedProxies } from './headers.js';
+import { HealthChecker } from './health.js';
+import { Members } from './members.js';
+import { Metrics } from './metrics.js';
+import { proxyRequest } from './proxy.js';
+import { sendRawError } from './responses.js';
+import { RetryPolicy } from './retry.js';
+import { createStrategy, type StrategyName } from './strategies/index.js';
+import { relayUpgrade } from './upgrade.js';
+
+/** Payload of the `state` event and the `unpinned:balancer:state` channel. */
+export interface StateEvent {
+  id: string;
+  url: string;
+  state: BackendSnapshot['state'];
+  reason: string;
+}
+
+/**
+ * A running (or ready to run) load balancer.
+ *
+ * @example
+ * const lb = createBalancer({ backends: ['http://127.0.0.1:3001', 'http://127.0.0.1:3002'], strategy: 'p2c' });
+ * await lb.listen(8080, '127.0.0.1');
+ * lb.on('state', (e) => console.log(e.id, e.state));
+ * await lb.drain('127.0.0.1:3001'); // resolves once its in-flight requests are done
+ * await lb.close();
+ */
+export class Balancer extends EventEmitter {
+  readonly server: Server;
+  readonly #core: Core;
+  readonly #settings: Settings;
+  readonly #poolSettings: PoolSettings;
+  readonly #health: HealthChecker | undefined;
+  readonly #idleWaiters = new Map<Backend, (() => void)[]>();
+  #admin: Server | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: BalancerOptions) {
+    super();
+    const settings = resolveSettings(options);
+    this.#settings = settings;
+    const t = settings.timeouts;
+    this.#poolSettings = {
+      connections: settings.connectionsPerBackend,
+      connectTimeoutMs: t.connectMs,
+      headersTimeoutMs: t.headersMs,
+      idleTimeoutMs: t.idleMs,
+      keepAliveTimeoutMs: t.upstreamKeepAliveMs,
+      maxResponseHeaderBytes: Math.max(settings.maxHeaderBytes, 16_384),
+    };
+    const members = new Members(
+      settings.clock,
+      {
+        panicThresholdPercent: settings.panicThresholdPercent,
+        maxEjectionPercent: settings.maxEjectionPercent,
+        ejectAfterFailures: settings.consecutiveFailures,
+        ejectionCooldownMs: settings.cooldownMs,
+      },
+      { onStateChange: (b, reason) => this.#onState(b, reason) },
+    );
+    const strategy = createStrategy(settings.strategy, settings);
+    this.#core = {
+      settings,
+      members,
+      metrics: new Metrics(),
+      retry: new RetryPolicy(settings.retry),
+      strategy,
+      forwarding: {
+        trusted: new TrustedProxies(settings.trustedProxies),
+        forwardedHeaders: settings.forwardedHeaders,
+        proto: 'http',
+        stripCookie: strategy.stripCookie,
+      },
+      closing: false,
+      tunnels: new Set(),
+      active: 0,
+      onIdle: undefined,
+      seqOf: (b) => members.seqOf(b),
+    };
+    this.#health = settings.healthCheck && new HealthChecker(members, settings.healthCheck, settings.clock);
+    this.server = this.#createServer();
+    for (const spec of settings.backends) this.addBackend(spec);
+  }
+
+  #createServer(): Server {
+    const s = this.#settings;
+    // Host is checked in the proxy (not by Node) so that its 400 carries our error code.
+    const server = createServer({ maxHeaderSize: s.maxHeaderBytes, requireHostHeader: false }, (req, res) =>
+      proxyRequest(this.#core, req, res),
+    );
+    server.keepAliveTimeout = s.timeouts.clientKeepAliveMs;
+    server.headersTimeout = s.timeouts.clientHeadersMs;
+    server.on('upgrade', (req, socket, head) => relayUpgrade(this.#core, req, socket, head));
+    // Malformed requests (conflicting Content-Length/Transfer-Encoding, bad chunking, oversized
+    // headers) are rejected by Node's strict parser before any handler runs: they are answered
+    // here and never reach a server (request smuggling, https://www.rfc-editor.org/rfc/rfc9112#section-11.2).
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      if (err.code === 'HPE_HEADER_OVERFLOW') {
+        return sendRawError(socket, 'UNPINNED_ERR_LB_HEADERS_TOO_LARGE', 'Request headers too large');
+      }
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
+      else
+        sendRawError(socket, 'UNPINNED_ERR_LB_BAD_REQUEST', `Malformed request (${err.code ?? err.message})`);
+    });
+    return server;
+  }
+
+  /** Starts accepting clients (and the admin API when configured). Resolves with the bound address. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    this.server.listen(port, host);
+    await once(this.server, 'listening');
+    const admin = this.#settings.admin;
+    if (admin) this.#admin = await startAdmin(this, admin);
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Address of the admin API, when it runs. */
+  adminAddress(): AddressInfo | undefined {
+    return (this.#admin?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  get strategy(): StrategyName {
+    return this.#core.strategy.name;
+  }
+
+  /** Switches strategy at run time; requests in flight are unaffected. */
+  setStrategy(name: string): void {
+    const strategy = createStrategy(name, this.#settings);
+    this.#core.strategy = strategy;
+    this.#core.forwarding = { ...this.#core.forwarding, stripCookie: strategy.stripCookie };
+  }
+
+  /** Snapshot of every server: url, state, counters. */
+  backends(): BackendSnapshot[] {
+    const now = this.#settings.clock.now();
+    return this.#core.members.all().map((b) => b.snapshot(now));
+  }
+
+  addBackend(spec: string | BackendSpec): BackendSnapshot {
+    const backend = new Backend(typeof spec === 'string' ? { url: spec } : spec, this.#poolSettings);
+    this.#core.members.add(backend);
+    backend.onIdle = () => this.#wakeIdle(backend);
+    this.#health?.watch(backend);
+    this.#onState(backend, 'added');
+    return backend.snapshot(this.#settings.clock.now());
+  }
+
+  /**
+   * Removes a server at once from balancing; the promise resolves when its in-flight requests
+   * are done and its pool is closed. Throws `UNPINNED_ERR_LB_UNKNOWN_BACKEND` synchronously.
+   */
+  removeBackend(id: string): Promise<void> {
+    const backend = this.#core.members.get(id);
+    this.#core.members.remove(backend);
+    this.#health?.unwatch(backend);
+    this.#onState(backend, 'removed');
+    return this.#idle(backend).then(() => backend.pool.close());
+  }
+
+  /**
+   * No new balanced picks for the server; the promise resolves when its in-flight requests are
+   * done. Throws `UNPINNED_ERR_LB_UNKNOWN_BACKEND` synchronously.
+   */
+  drain(id: string): Promise<void> {
+    const backend = this.#core.members.get(id);
+    this.#core.members.setDraining(backend, true);
+    return this.#idle(backend);
+  }
+
+  undrain(id: string): void {
+    this.#core.members.setDraining(this.#core.members.get(id), false);
+  }
+
+  /** Runs one active health check of every server now (no-op without health checks). */
+  async checkHealth(): Promise<void> {
+    const health = this.#health;
+    if (health) await Promise.all(this.#core.members.all().map((b) => health.check(b)));
+  }
+
+  /** Prometheus exposition text, as served on the admin API's `/metrics`. */
+  metrics(): string {
+    return this.#core.metrics.render(this.#core.members.all(), this.#settings.clock.now());
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, answer new requests on open connections with 503, let
+   * requests in flight finish (closing their keep-alive connections), then close everything.
+   * After `timeouts.shutdownMs`, remaining connections are cut.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const core = this.#core;
+    core.closing = true;
+    this.#health?.stop();
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const adminClosed = this.#admin && new Promise<void>((resolve) => this.#admin!.close(() => resolve()));
+    this.#admin?.closeAllConnections();
+    if (core.active > 0) {
+      const idle = new Promise<void>((resolve) => {
+        core.onIdle = resolve;
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#settings.timeouts.shutdownMs);
+      });
+      await Promise.race([idle, deadline]);
+      clearTimeout(timer);
+    }
+    this.server.closeAllConnections();
+    for (const tunnel of core.tunnels) tunnel.destroy(); // upgraded sockets left the server
+    await Promise.all([serverClosed, adminClosed]);
+    await Promise.all(core.members.all().map((b) => b.pool.destroy()));
+  }
+
+  #idle(backend: Backend): Promise<void> {
+    if (backend.inFlight === 0 && backend.tunnels === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.#idleWaiters.get(backend) ?? [];
+      waiters.push(resolve);
+      this.#idleWaiters.set(backend, waiters);
+    });
+  }
+
+  #wakeIdle(backend: Backend): void {
+    const waiters = this.#idleWaiters.get(backend);
+    if (!waiters) return;
+    this.#idleWaiters.delete(backend);
+    for (const wake of waiters) wake();
+  }
+
+  #onState(backend: Backend, reason: string): void {
+    const event: StateEvent = {
+      id: backend.id,
+      url: backend.url,
+      state: backend.state(this.#settings.clock.now()),
+      reason,
+    };
+    publish(stateChannel, () => event);
+    this.emit('state', event);
+  }
+}
+
+/**
+ * Creates a load balancer. Nothing listens until `listen()`.
+ *
+ * @example
+ * const lb = createBalancer({
+ *   backends: ['http://127.0.0.1:3001', 'http://127.0.0.1:3002'],
+ *   strategy: 'least-connections',
+ *   healthCheck: { path: '/health', intervalMs: 2000, rise: 2, fall: 3 },
+ *   admin: { port: 9090 },
+ * });
+ * await lb.listen(8080);
+ */
+export function createBalancer(options: BalancerOptions): Balancer {
+  return new Balancer(options);
+}

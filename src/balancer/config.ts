@@ -1,0 +1,190 @@
+/**
+ * Options, their defaults and their validation, done once at start-up so the request path reads
+ * plain numbers. Defaults follow the reference balancers where they agree:
+ * - health checks every 2 s, up after 2 passes, down after 3 failures (HAProxy `inter 2s rise 2
+ *   fall 3`); off unless a path is given, as HAProxy checks only servers marked `check`;
+ * - passive ejection after 5 consecutive failures for 30 s (Envoy outlier detection
+ *   `consecutive_5xx: 5`, `base_ejection_time: 30s`), at most 50% of the servers ejected;
+ * - panic threshold 50% (Envoy `healthy_panic_threshold`);
+ * - 3 attempts per request (HAProxy `retries 3`), retry budget 20% with a floor of 3 (Envoy);
+ * - connect timeout 5 s, response headers and idle 60 s (nginx `proxy_read_timeout 60s`);
+ * - request headers up to 16 KiB (Node's default), no body limit unless set.
+ */
+import type { BackendSpec } from './backend.js';
+import { type Clock, type RandomSource, systemClock } from './clock.js';
+import { invalidOption } from './errors.js';
+import { type StrategyName, strategyNames } from './strategies/strategy.js';
+
+export interface HealthCheckOptions {
+  /** Path to GET; 2xx and 3xx count as passing. */
+  path: string;
+  intervalMs?: number;
+  timeoutMs?: number;
+  rise?: number;
+  fall?: number;
+}
+
+export interface BalancerOptions {
+  backends?: readonly (string | BackendSpec)[];
+  strategy?: StrategyName;
+  /** Active checks; omitted or `false` means none. */
+  healthCheck?: HealthCheckOptions | false;
+  /** Passive ejection; `false` turns it off. */
+  passive?: { consecutiveFailures?: number; cooldownMs?: number; maxEjectionPercent?: number } | false;
+  /** Below this share of available servers, picks ignore health (0 turns it off). */
+  panicThresholdPercent?: number;
+  retry?: {
+    maxAttempts?: number;
+    idempotent?: boolean;
+    onStatus?: readonly number[];
+    budgetPercent?: number;
+    minConcurrency?: number;
+  };
+  timeouts?: {
+    connectMs?: number;
+    headersMs?: number;
+    idleMs?: number;
+    clientKeepAliveMs?: number;
+    clientHeadersMs?: number;
+    upstreamKeepAliveMs?: number;
+    shutdownMs?: number;
+  };
+  limits?: { maxHeaderBytes?: number; maxBodyBytes?: number | null; connectionsPerBackend?: number | null };
+  /** Name of a response header that names the server (`true` = `x-served-by`); off by default. */
+  servedByHeader?: string | boolean;
+  /** Proxies whose X-Forwarded-* headers are believed (IPs or CIDRs). */
+  trustedProxies?: readonly string[];
+  /** Add X-Forwarded-For/-Proto/-Host (default true). */
+  forwardedHeaders?: boolean;
+  /** Cookie name of the sticky-cookie strategy (default `SRV`, as in HAProxy's docs). */
+  stickyCookie?: string;
+  /** Admin API; started by `listen()` when given. */
+  admin?: { port: number; host?: string; token?: string };
+  clock?: Clock;
+  random?: RandomSource;
+}
+
+export interface Settings {
+  backends: BackendSpec[];
+  strategy: StrategyName;
+  healthCheck: Required<HealthCheckOptions> | undefined;
+  consecutiveFailures: number;
+  cooldownMs: number;
+  maxEjectionPercent: number;
+  panicThresholdPercent: number;
+  retry: {
+    maxAttempts: number;
+    idempotent: boolean;
+    onStatus: number[];
+    budgetPercent: number;
+    minConcurrency: number;
+  };
+  timeouts: Required<NonNullable<BalancerOptions['timeouts']>>;
+  maxHeaderBytes: number;
+  maxBodyBytes: number | null;
+  connectionsPerBackend: number | null;
+  servedByHeader: string | undefined;
+  trustedProxies: string[];
+  forwardedHeaders: boolean;
+  stickyCookie: string;
+  admin: { port: number; host: string; token: string | undefined } | undefined;
+  clock: Clock;
+  random: RandomSource;
+}
+
+/** Validates `options` and fills in defaults. Throws `UNPINNED_ERR_LB_INVALID_OPTION`. */
+export function resolveSettings(options: BalancerOptions): Settings {
+  const strategy = options.strategy ?? 'round-robin';
+  if (!strategyNames.includes(strategy)) invalid('strategy', `one of ${strategyNames.join(', ')}`, strategy);
+  const passive = options.passive === false ? undefined : (options.passive ?? {});
+  const retry = options.retry ?? {};
+  const t = options.timeouts ?? {};
+  const limits = options.limits ?? {};
+  return {
+    backends: (options.backends ?? []).map((b) => (typeof b === 'string' ? { url: b } : { ...b })),
+    strategy,
+    healthCheck: resolveHealth(options.healthCheck),
+    consecutiveFailures: passive
+      ? int('passive.consecutiveFailures', passive.consecutiveFailures ?? 5, 1)
+      : 0,
+    cooldownMs: int('passive.cooldownMs', passive?.cooldownMs ?? 30_000, 0),
+    maxEjectionPercent: percent('passive.maxEjectionPercent', passive?.maxEjectionPercent ?? 50),
+    panicThresholdPercent: percent('panicThresholdPercent', options.panicThresholdPercent ?? 50),
+    retry: {
+      maxAttempts: int('retry.maxAttempts', retry.maxAttempts ?? 3, 1),
+      idempotent: retry.idempotent ?? false,
+      onStatus: [...(retry.onStatus ?? [502, 503, 504])],
+      budgetPercent: percent('retry.budgetPercent', retry.budgetPercent ?? 20),
+      minConcurrency: int('retry.minConcurrency', retry.minConcurrency ?? 3, 0),
+    },
+    timeouts: {
+      connectMs: int('timeouts.connectMs', t.connectMs ?? 5_000, 1),
+      headersMs: int('timeouts.headersMs', t.headersMs ?? 60_000, 1),
+      idleMs: int('timeouts.idleMs', t.idleMs ?? 60_000, 1),
+      clientKeepAliveMs: int('timeouts.clientKeepAliveMs', t.clientKeepAliveMs ?? 5_000, 1),
+      clientHeadersMs: int('timeouts.clientHeadersMs', t.clientHeadersMs ?? 30_000, 1),
+      upstreamKeepAliveMs: int('timeouts.upstreamKeepAliveMs', t.upstreamKeepAliveMs ?? 4_000, 1),
+      shutdownMs: int('timeouts.shutdownMs', t.shutdownMs ?? 10_000, 0),
+    },
+    maxHeaderBytes: int('limits.maxHeaderBytes', limits.maxHeaderBytes ?? 16_384, 1024),
+    maxBodyBytes: limits.maxBodyBytes == null ? null : int('limits.maxBodyBytes', limits.maxBodyBytes, 0),
+    connectionsPerBackend:
+      limits.connectionsPerBackend == null
+        ? null
+        : int('limits.connectionsPerBackend', limits.connectionsPerBackend, 1),
+    servedByHeader: resolveServedBy(options.servedByHeader),
+    trustedProxies: [...(options.trustedProxies ?? [])],
+    forwardedHeaders: options.forwardedHeaders ?? true,
+    stickyCookie: token('stickyCookie', options.stickyCookie ?? 'SRV'),
+    admin: options.admin && {
+      port: int('admin.port', options.admin.port, 0),
+      host: options.admin.host ?? '127.0.0.1',
+      token: options.admin.token,
+    },
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+  };
+}
+
+function resolveHealth(h: BalancerOptions['healthCheck']): Settings['healthCheck'] {
+  if (!h) return undefined;
+  if (typeof h.path !== 'string' || !h.path.startsWith('/'))
+    invalid('healthCheck.path', 'a path like /health', h.path);
+  return {
+    path: h.path,
+    intervalMs: int('healthCheck.intervalMs', h.intervalMs ?? 2_000, 1),
+    timeoutMs: int('healthCheck.timeoutMs', h.timeoutMs ?? 1_000, 1),
+    rise: int('healthCheck.rise', h.rise ?? 2, 1),
+    fall: int('healthCheck.fall', h.fall ?? 3, 1),
+  };
+}
+
+function resolveServedBy(value: string | boolean | undefined): string | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return 'x-served-by';
+  return token('servedByHeader', value).toLowerCase();
+}
+
+function int(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    invalid(name, `an integer >= ${min}`, value);
+  }
+  return value as number;
+}
+
+function percent(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= 100))
+    invalid(name, 'a number from 0 to 100', value);
+  return value as number;
+}
+
+function token(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
+    invalid(name, 'an HTTP token (letters, digits, -, _)', value);
+  }
+  return value as string;
+}
+
+function invalid(name: string, expected: string, got: unknown): never {
+  throw invalidOption(name, expected, got);
+}

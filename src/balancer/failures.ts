@@ -1,0 +1,44 @@
+/**
+ * Turns what undici reports into the balancer's error codes, and says whether the failure means
+ * the server is unwell (for passive ejection). Status choices follow nginx: a refused or broken
+ * upstream is 502, an upstream that is too slow is 504 (https://nginx.org/en/docs/http/ngx_http_upstream_module.html).
+ */
+import { type BalancerError, type BalancerErrorCode, balancerError } from './errors.js';
+
+const byUndiciCode: Record<string, BalancerErrorCode> = {
+  UND_ERR_CONNECT_TIMEOUT: 'UNPINNED_ERR_LB_CONNECT_TIMEOUT',
+  UND_ERR_HEADERS_TIMEOUT: 'UNPINNED_ERR_LB_HEADERS_TIMEOUT',
+  UND_ERR_BODY_TIMEOUT: 'UNPINNED_ERR_LB_IDLE_TIMEOUT',
+};
+
+/** Maps an attempt's failure; `sent` tells whether the request was already on the wire. */
+export function classifyFailure(err: unknown, sent: boolean, serverId: string): BalancerError {
+  if (isBalancerError(err)) return err;
+  const code = (err as { code?: string } | null)?.code ?? '';
+  const mapped = byUndiciCode[code];
+  const detail = `Server ${serverId} failed: ${(err as Error)?.message ?? String(err)}`;
+  if (mapped) return balancerError(mapped, detail, err);
+  return balancerError(
+    sent ? 'UNPINNED_ERR_LB_BACKEND_FAILED' : 'UNPINNED_ERR_LB_BACKEND_UNREACHABLE',
+    detail,
+    err,
+  );
+}
+
+/** Failures that say something about the server's health (not the client's doing). */
+export function countsAgainstServer(error: BalancerError): boolean {
+  switch (error.code) {
+    case 'UNPINNED_ERR_LB_BACKEND_UNREACHABLE':
+    case 'UNPINNED_ERR_LB_BACKEND_FAILED':
+    case 'UNPINNED_ERR_LB_CONNECT_TIMEOUT':
+    case 'UNPINNED_ERR_LB_HEADERS_TIMEOUT':
+    case 'UNPINNED_ERR_LB_IDLE_TIMEOUT':
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isBalancerError(err: unknown): err is BalancerError {
+  return err instanceof Error && err.name === 'BalancerError';
+}

@@ -1,0 +1,282 @@
+/**
+ * The request path: pick a server, stream the request to it through its undici pool, stream the
+ * response back, retry on another server when that is safe (retry.ts).
+ *
+ * It uses undici's raw dispatch handler (onConnect/onHeaders/onData/onComplete/onError) rather
+ * than `request()` or the newer controller API: that is undici's native path, with raw header
+ * buffers and no intermediate Readable, which measured as the cheapest way through (bench/).
+ * `onConnect` is the moment the request goes on the wire: a failure before it is a failure to
+ * reach the server, after it the server may have seen the request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Backend } from './backend.js';
+import { BodyLimit } from './body-limit.js';
+import { type Core, makePickContext, pickBackend } from './core.js';
+import { type BalancerError, balancerError } from './errors.js';
+import { publish, requestChannel, retryChannel } from './events.js';
+import { classifyFailure, countsAgainstServer } from './failures.js';
+import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
+import { sendError } from './responses.js';
+import type { PickContext } from './strategies/index.js';
+
+/** Statuses that say the server itself is in trouble (passive ejection counts them). */
+const gatewayTrouble = new Set([502, 503, 504]);
+
+/** One client request across its attempts. */
+class Exchange {
+  readonly startedAt = performance.now();
+  attempts = 0;
+  retriesHeld = 0;
+  tried: Set<Backend> | undefined;
+  done = false;
+  clientGone = false;
+  current: Attempt | undefined;
+  lastError: BalancerError | undefined;
+  pick: PickContext;
+
+  constructor(
+    readonly core: Core,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly headers: string[],
+    readonly body: Readable | null,
+    clientIp: string,
+  ) {
+    this.pick = makePickContext(core, req, clientIp, undefined);
+  }
+}
+
+/** Handles one client request. */
+export function proxyRequest(core: Core, req: IncomingMessage, res: ServerResponse): void {
+  if (core.closing)
+    return void sendError(res, balancerError('UNPINNED_ERR_LB_SHUTTING_DOWN', 'Balancer closing'), true);
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400.
+  if (req.headers.host === undefined && req.httpVersionMinor === 1) {
+    return void sendError(
+      res,
+      balancerError('UNPINNED_ERR_LB_BAD_REQUEST', 'HTTP/1.1 request without Host'),
+      true,
+    );
+  }
+  if (req.url === undefined || req.url[0] !== '/') {
+    return void sendError(
+      res,
+      balancerError('UNPINNED_ERR_LB_BAD_REQUEST', 'Only origin-form request targets are accepted'),
+      true,
+    );
+  }
+  const body = requestBody(core, req, res);
+  if (body === false) return;
+  const { headers, clientIp } = buildUpstreamHeaders(req, core.forwarding);
+  const exchange = new Exchange(core, req, res, headers, body, clientIp);
+  core.active++;
+  core.retry.active++;
+  (res as ExchangeCarrier)[kExchange] = exchange;
+  res.on('close', onClientClose);
+  startAttempt(exchange);
+}
+
+// One shared listener instead of a closure per request; the exchange hangs off its response.
+const kExchange = Symbol('unpinned.exchange');
+type ExchangeCarrier = ServerResponse & { [kExchange]?: Exchange };
+function onClientClose(this: ExchangeCarrier): void {
+  const exchange = this[kExchange];
+  if (exchange && !exchange.done) {
+    // The client went away mid-exchange: stop the upstream request so the server is freed.
+    exchange.clientGone = true;
+    exchange.current?.abort?.(new Error('client closed the connection'));
+  }
+}
+
+/** The body stream to forward, null for none, false when the request was already answered. */
+function requestBody(core: Core, req: IncomingMessage, res: ServerResponse): Readable | null | false {
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) return null;
+  const max = core.settings.maxBodyBytes;
+  if (max === null) return req;
+  if (!chunked && Number(length) > max) {
+    // Refuse before reading anything; close, since the unread body is still on the connection.
+    sendError(
+      res,
+      balancerError('UNPINNED_ERR_LB_BODY_TOO_LARGE', `Content-Length ${length} > ${max}`),
+      true,
+    );
+    return false;
+  }
+  return req.pipe(new BodyLimit(max));
+}
+
+function startAttempt(ex: Exchange): void {
+  const { core } = ex;
+  const backend = pickBackend(core, ex.pick);
+  if (!backend) {
+    finish(ex, undefined, ex.lastError ?? balancerError('UNPINNED_ERR_LB_NO_BACKEND', 'No server available'));
+    return;
+  }
+  ex.attempts++;
+  backend.begin();
+  const attempt = new Attempt(ex, backend);
+  ex.current = attempt;
+  backend.pool.dispatch(
+    { path: ex.req.url!, method: ex.req.method as Dispatcher.HttpMethod, headers: ex.headers, body: ex.body },
+    attempt,
+  );
+}
+
+/** One try against one server; an undici dispatch handler. */
+class Attempt implements Dispatcher.DispatchHandler {
+  sent = false;
+  abort: ((err?: Error) => void) | undefined;
+  status = 0;
+  #resume: (() => void) | undefined;
+  #ended = false;
+  #retryPlanned = false;
+
+  constructor(
+    readonly ex: Exchange,
+    readonly backend: Backend,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.sent = true;
+    this.abort = abort;
+    if (this.ex.clientGone) abort(new Error('client closed the connection'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    // 1xx (100 Continue was already sent to the client by Node; 103 is optional): skip.
+    if (statusCode < 200) return true;
+    const { ex, backend } = this;
+    const { core, res } = ex;
+    if (gatewayTrouble.has(statusCode)) {
+      core.members.recordFailure(backend);
+      if (core.retry.settings.onStatus.includes(statusCode) && this.#mayRetry('sent')) {
+        // Drop this response and try elsewhere (only idempotent, bodiless, configured: retry.ts).
+        this.#retryPlanned = true;
+        this.abort?.(
+          balancerError('UNPINNED_ERR_LB_BACKEND_FAILED', `Server ${backend.id} answered ${statusCode}`),
+        );
+        return false;
+      }
+    } else if (backend.consecutiveFailures > 0) {
+      core.members.recordSuccess(backend);
+    }
+    this.status = statusCode;
+    const extra = core.strategy.responseHeaders?.(backend, ex.pick);
+    const headers = buildResponseHeaders(rawHeaders, extra);
+    const servedBy = core.settings.servedByHeader;
+    if (servedBy) headers.push(servedBy, backend.id);
+    // A draining server's clients, and everyone during shutdown, get their keep-alive
+    // connection closed after this response, so they reconnect and rebalance elsewhere.
+    if (backend.draining || core.closing) headers.push('connection', 'close');
+    res.writeHead(statusCode, statusText || undefined, headers);
+    this.#resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.ex.res.write(chunk)) return true;
+    this.ex.res.once('drain', this.#onDrain);
+    return false;
+  }
+
+  #onDrain = (): void => {
+    this.#resume?.();
+  };
+
+  onComplete(): void {
+    this.ex.res.end();
+    this.#end();
+    finish(this.ex, this.backend, undefined);
+  }
+
+  onError(err: Error): void {
+    const { ex, backend } = this;
+    this.#end();
+    // A client that went away (or broke its upload) is not the server's failure.
+    if (ex.clientGone || ex.req.errored) {
+      ex.clientGone = true;
+      return void finish(ex, backend, undefined);
+    }
+    const error = classifyFailure(err, this.sent, backend.id);
+    ex.lastError = error;
+    if (this.#retryPlanned) return void startAttempt(ex);
+    if (countsAgainstServer(error)) ex.core.members.recordFailure(backend);
+    if (!ex.res.headersSent && this.#mayRetry(this.sent ? 'sent' : 'not-sent')) {
+      publish(retryChannel, () => ({
+        from: backend.id,
+        method: ex.req.method,
+        url: ex.req.url,
+        attempt: ex.attempts,
+        error,
+      }));
+      startAttempt(ex);
+      return;
+    }
+    finish(ex, backend, error);
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.backend.end();
+  }
+
+  #mayRetry(stage: 'sent' | 'not-sent'): boolean {
+    const { ex } = this;
+    const retry = ex.core.retry;
+    if (!retry.allows(stage, ex.req.method!, ex.body !== null, ex.attempts) || !this.#hasOther())
+      return false;
+    if (!retry.acquire()) {
+      ex.core.metrics.retryBudgetExhausted++;
+      return false;
+    }
+    ex.retriesHeld++;
+    ex.core.metrics.retries++;
+    return true;
+  }
+
+  /** Records this server as tried and tells whether another candidate remains. */
+  #hasOther(): boolean {
+    const { ex } = this;
+    ex.tried ??= new Set();
+    ex.tried.add(this.backend);
+    (ex.pick as { tried: Set<Backend> | undefined }).tried = ex.tried;
+    const tried = ex.tried;
+    return ex.core.members.candidates().some((b) => !tried.has(b));
+  }
+}
+
+function finish(ex: Exchange, backend: Backend | undefined, error: BalancerError | undefined): void {
+  if (ex.done) return;
+  ex.done = true;
+  const { core, res } = ex;
+  core.retry.active--;
+  for (; ex.retriesHeld > 0; ex.retriesHeld--) core.retry.release();
+  const serverId = backend?.id ?? '';
+  let status = ex.current?.status ?? 0;
+  if (error) {
+    core.metrics.error(serverId, error.code);
+    // Close the connection when part of the request body is still unread (413 mid-upload),
+    // rather than reading the rest of an upload nobody wants.
+    if (!ex.clientGone) sendError(res, error, core.closing || !ex.req.complete);
+    if (status === 0) status = error.statusCode;
+  }
+  // nginx's 499: the client closed the connection before the response was complete.
+  if (ex.clientGone && !res.writableFinished) status = 499;
+  const ms = performance.now() - ex.startedAt;
+  core.metrics.observe(serverId, status, ms / 1000);
+  publish(requestChannel, () => ({
+    server: serverId || undefined,
+    method: ex.req.method,
+    url: ex.req.url,
+    status,
+    ms,
+    error: error?.code,
+  }));
+  core.active--;
+  if (core.active === 0) core.onIdle?.();
+}

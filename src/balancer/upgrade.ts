@@ -1,0 +1,126 @@
+/**
+ * Protocol upgrades (WebSocket, RFC 6455 §4.1 over RFC 9110 §7.8,
+ * https://www.rfc-editor.org/rfc/rfc9110#section-7.8): the request is forwarded with the same
+ * header rules as any other, and once the server answers 101 the two sockets are spliced. A
+ * server that declines (any other status) has its answer relayed and the connection closed.
+ * An open tunnel counts against its server (`tunnels`) until either side closes it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Backend } from './backend.js';
+import { type Core, makePickContext, pickBackend } from './core.js';
+import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
+import { sendRawError } from './responses.js';
+
+export function relayUpgrade(core: Core, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  if (core.closing)
+    return void sendRawError(socket as never, 'UNPINNED_ERR_LB_SHUTTING_DOWN', 'Balancer closing');
+  const { headers, clientIp } = buildUpstreamHeaders(req, core.forwarding);
+  const tried = new Set<Backend>();
+  const pick = makePickContext(core, req, clientIp, tried);
+  const attempt = (): void => {
+    const backend = pickBackend(core, pick);
+    if (!backend)
+      return void sendRawError(
+        socket as never,
+        'UNPINNED_ERR_LB_UPGRADE_FAILED',
+        'No server for the upgrade',
+      );
+    tried.add(backend);
+    const handler = new UpgradeHandler(core, socket, head, backend, () => {
+      if (tried.size < core.settings.retry.maxAttempts) attempt();
+      else
+        sendRawError(socket as never, 'UNPINNED_ERR_LB_UPGRADE_FAILED', `Server ${backend.id} unreachable`);
+    });
+    backend.pool.dispatch(
+      { path: req.url ?? '/', method: 'GET', headers, upgrade: req.headers.upgrade ?? 'websocket' },
+      handler,
+    );
+  };
+  attempt();
+}
+
+class UpgradeHandler implements Dispatcher.DispatchHandler {
+  #sent = false;
+  #answered = false;
+
+  constructor(
+    readonly core: Core,
+    readonly client: Duplex,
+    readonly head: Buffer,
+    readonly backend: Backend,
+    readonly retry: () => void,
+  ) {}
+
+  onConnect(): void {
+    this.#sent = true;
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
+    const { client, backend } = this;
+    this.#answered = true;
+    let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
+    const raw = rawHeaders ?? [];
+    for (let i = 0; i < raw.length; i += 2) head += `${raw[i]!.toString()}: ${raw[i + 1]!.toString()}\r\n`;
+    const servedBy = this.core.settings.servedByHeader;
+    if (servedBy) head += `${servedBy}: ${backend.id}\r\n`;
+    client.write(`${head}\r\n`);
+    if (this.head.length > 0) upstream.write(this.head);
+    backend.tunnels++;
+    this.core.tunnels.add(client);
+    this.core.active++;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      client.destroy();
+      upstream.destroy();
+      backend.tunnels--;
+      this.core.tunnels.delete(client);
+      if (backend.inFlight === 0 && backend.tunnels === 0) backend.onIdle?.();
+      this.core.active--;
+      if (this.core.active === 0) this.core.onIdle?.();
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', close);
+      s.on('close', close);
+    }
+    upstream.pipe(client);
+    client.pipe(upstream);
+  }
+
+  // The server declined the upgrade: relay its answer, then close (the client wanted a tunnel).
+  onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, statusText: string): boolean {
+    this.#answered = true;
+    const headers = buildResponseHeaders(rawHeaders, [['connection', 'close']]);
+    let head = `HTTP/1.1 ${statusCode} ${statusText}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.client.write(`${head}\r\n`);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.client.write(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    this.client.end();
+  }
+
+  onError(err: Error): void {
+    if (this.#answered) {
+      this.client.destroy(err);
+      return;
+    }
+    this.core.members.recordFailure(this.backend);
+    if (!this.#sent) return void this.retry();
+    sendRawError(
+      this.client as never,
+      'UNPINNED_ERR_LB_UPGRADE_FAILED',
+      `Server ${this.backend.id}: ${err.message}`,
+    );
+  }
+}

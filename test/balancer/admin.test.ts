@@ -1,0 +1,110 @@
+/**
+ * The admin API on its own loopback port: membership, drain, strategy, token, /metrics.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Balancer, createBalancer } from '../../src/balancer/index.js';
+import { refusedPort, startBackends, type TestBackend } from '../helpers/backends.js';
+import { send } from '../helpers/client.js';
+
+let servers: TestBackend[];
+let lb: Balancer;
+let base: string;
+let admin: string;
+const token = 'test-admin-token';
+const auth = { authorization: `Bearer ${token}` };
+
+beforeAll(async () => {
+  servers = await startBackends(['a', 'b', 'c']);
+  lb = createBalancer({
+    backends: servers.slice(0, 2).map((s) => ({ url: s.url, id: s.name })),
+    strategy: 'round-robin',
+    admin: { port: 0, token },
+  });
+  base = `http://127.0.0.1:${(await lb.listen(0, '127.0.0.1')).port}`;
+  const address = lb.adminAddress()!;
+  admin = `http://${address.address}:${address.port}`;
+});
+afterAll(async () => {
+  await lb.close();
+  await Promise.all(servers.map((s) => s.stop()));
+});
+
+const call = (method: string, path: string, body?: unknown) =>
+  send(`${admin}${path}`, {
+    method,
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+describe('admin API', () => {
+  it('listens on loopback by default, on its own port', () => {
+    expect(lb.adminAddress()!.address).toBe('127.0.0.1');
+    expect(admin).not.toBe(base);
+  });
+
+  it('requires the bearer token when one is configured', async () => {
+    const none = await send(`${admin}/servers`);
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    expect(none.json<{ error: { code: string } }>().error.code).toBe('UNPINNED_ERR_LB_UNAUTHORIZED');
+    expect((await send(`${admin}/servers`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await call('GET', '/servers')).status).toBe(200);
+  });
+
+  it('lists, adds, drains, undrains and removes servers', async () => {
+    const list = (await call('GET', '/servers')).json<{ strategy: string; servers: { id: string }[] }>();
+    expect(list.strategy).toBe('round-robin');
+    expect(list.servers.map((s) => s.id)).toEqual(['a', 'b']);
+
+    const added = await call('POST', '/servers', { url: servers[2]!.url, id: 'c' });
+    expect(added.status).toBe(201);
+    expect(added.json()).toMatchObject({ id: 'c', state: 'up', inFlight: 0, requests: 0 });
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) seen.add(String((await send(`${base}/`)).headers['x-backend']));
+    expect([...seen].sort()).toEqual(['a', 'b', 'c']);
+
+    expect((await call('POST', '/servers', { url: servers[2]!.url })).status).toBe(409);
+    const drained = await call('POST', '/servers/c/drain?wait=1');
+    expect(drained.json()).toMatchObject({ id: 'c', state: 'draining', inFlight: 0 });
+    for (let i = 0; i < 4; i++) expect((await send(`${base}/`)).headers['x-backend']).not.toBe('c');
+    expect((await call('POST', '/servers/c/undrain')).json()).toMatchObject({ state: 'up' });
+
+    expect((await call('DELETE', '/servers/c')).status).toBe(200);
+    expect(lb.backends().map((s) => s.id)).toEqual(['a', 'b']);
+    const missing = await call('POST', '/servers/nope/drain');
+    expect(missing.status).toBe(404);
+    expect(missing.json<{ error: { code: string } }>().error.code).toBe('UNPINNED_ERR_LB_UNKNOWN_BACKEND');
+  });
+
+  it('changes the strategy at run time', async () => {
+    expect((await call('PUT', '/strategy', { strategy: 'least-connections' })).json()).toEqual({
+      strategy: 'least-connections',
+    });
+    expect(lb.strategy).toBe('least-connections');
+    const bad = await call('PUT', '/strategy', { strategy: 'fastest' });
+    expect(bad.status).toBe(400);
+    expect(bad.json<{ error: { code: string } }>().error.code).toBe('UNPINNED_ERR_LB_UNKNOWN_STRATEGY');
+    expect((await call('GET', '/strategy')).json()).toEqual({ strategy: 'least-connections' });
+    await call('PUT', '/strategy', { strategy: 'round-robin' });
+  });
+
+  it('serves Prometheus metrics: requests, errors, latency, in-flight, retries, ejections', async () => {
+    const dead = await refusedPort();
+    await call('POST', '/servers', { url: `http://127.0.0.1:${dead}`, id: 'dead' });
+    for (let i = 0; i < 9; i++) expect((await send(`${base}/`)).status).toBe(200);
+    const res = await call('GET', '/metrics');
+    expect(res.headers['content-type']).toContain('text/plain; version=0.0.4');
+    const text = res.text;
+    const value = (re: RegExp) => Number(re.exec(text)?.[1]);
+    expect(value(/^unpinned_lb_requests_total\{server="a",code="200"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(value(/^unpinned_lb_retries_total (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^unpinned_lb_request_duration_seconds_count\{server="a"\} (\d+)$/m)).toBe(
+      value(/^unpinned_lb_request_duration_seconds_bucket\{server="a",le="\+Inf"\} (\d+)$/m),
+    );
+    expect(text).toMatch(/^unpinned_lb_in_flight\{server="b"\} 0$/m);
+    expect(text).toMatch(/^# TYPE unpinned_lb_request_duration_seconds histogram$/m);
+    expect(text).toMatch(/^unpinned_lb_server_up\{server="dead",state="(up|ejected)"\} [01]$/m);
+    expect(text).toMatch(/^unpinned_lb_ejections_total\{server="dead"\} \d+$/m);
+    await call('DELETE', '/servers/dead');
+  });
+});
