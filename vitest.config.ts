@@ -15,6 +15,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Suites start real redis-server processes and HTTP servers; a generous
     // ceiling keeps a stuck child from hanging CI, it is not a performance bound.
     testTimeout: 60_000,

@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { registerLb } from './lb.js';
+import { registerSystemCommands } from './system.js';
 
 /**
  * Builds the `unpinned` program (exported so tests and wrappers can run it in-process).
@@ -15,6 +16,7 @@ import { registerLb } from './lb.js';
  */
 export function createProgram(): Command {
   const program = new Command('unpinned').description('Take web apps off sticky sessions.');
+  registerSystemCommands(program);
   registerLb(program);
   return program;
 }

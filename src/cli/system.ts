@@ -1,0 +1,170 @@
+/**
+ * `unpinned up` and the verbs that steer a running system. The verbs find the
+ * system through a small file named after its balancer port, and speak to its
+ * control API: the same API the dashboard uses.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { startControl } from '../system/control.js';
+import { System, type SystemStatus } from '../system/supervisor.js';
+
+export function controlFile(port: number): string {
+  return join(tmpdir(), `unpinned-up-${port}.json`);
+}
+
+interface UpFlags {
+  servers: string;
+  port: string;
+  sticky?: boolean;
+  strategy?: string;
+  redis?: string;
+  store?: 'auto' | 'redis' | 'sqlite';
+  app?: string;
+  maxConcurrent?: string;
+  serviceMs?: string;
+}
+
+export async function up(flags: UpFlags): Promise<void> {
+  const system = new System({
+    servers: Number(flags.servers),
+    port: Number(flags.port),
+    sticky: flags.sticky ?? false,
+    ...(flags.strategy ? { strategy: flags.strategy as never } : {}),
+    ...(flags.redis ? { redisUrl: flags.redis } : {}),
+    ...(flags.store ? { store: flags.store } : {}),
+    // The user's own server: run through a shell, `exec` so SIGTERM reaches it.
+    ...(flags.app ? { app: ['/bin/sh', '-c', `exec ${flags.app}`] } : {}),
+    ...(flags.maxConcurrent
+      ? { capacity: { maxConcurrent: Number(flags.maxConcurrent), serviceMs: Number(flags.serviceMs ?? 0) } }
+      : {}),
+    log: (line) => console.log(line),
+  });
+  await system.start();
+  const control = await startControl(system);
+  const port = Number(new URL(system.url).port);
+  const file = controlFile(port);
+  writeFileSync(file, JSON.stringify({ control: control.url, pid: process.pid }));
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping…');
+    rmSync(file, { force: true });
+    control.server.closeAllConnections();
+    await new Promise((resolve) => control.server.close(resolve));
+    await system.stop();
+    console.log('stopped: nothing left running.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  printStatus(system.status(), control.url);
+  console.log(`\nOpen ${system.url} · Ctrl-C stops everything.`);
+}
+
+function printStatus(status: SystemStatus, control?: string): void {
+  const mode = status.sticky ? 'sticky baseline: in-memory sessions, sticky-cookie routing' : 'stateless';
+  console.log(`unpinned is up (${mode})`);
+  console.log(`  balancer  ${status.balancer.url}  strategy ${status.balancer.strategy}`);
+  console.log(
+    `  store     ${status.store.kind}${status.store.url ? `  ${status.store.url}` : ''}${status.store.up ? '' : '  (down)'}`,
+  );
+  for (const s of status.servers) {
+    console.log(
+      `  ${s.name.padEnd(8)}  ${s.url}  ${s.state.padEnd(8)} pid ${s.pid ?? '-'}  in-flight ${s.inFlight}  requests ${s.requests}`,
+    );
+  }
+  if (control)
+    console.log(
+      `  control   ${control}  (unpinned status | deploy | scale <n> | kill <server> | restart-store)`,
+    );
+}
+
+/** Call the control API of the system whose balancer listens on `port`. */
+export async function control(
+  port: number,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<SystemStatus> {
+  const file = controlFile(port);
+  if (!existsSync(file)) {
+    throw Object.assign(
+      new Error(`No system is running on port ${port} (start one with \`unpinned up\`, or pass --port).`),
+      {
+        code: 'UNPINNED_ERR_NOT_RUNNING',
+      },
+    );
+  }
+  const { control: url } = JSON.parse(readFileSync(file, 'utf8')) as { control: string };
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  }).catch((cause: unknown) => {
+    throw Object.assign(
+      new Error(`The system on port ${port} does not answer (${String(cause)}); is it still running?`),
+      {
+        code: 'UNPINNED_ERR_NOT_RUNNING',
+      },
+    );
+  });
+  const result = (await res.json()) as SystemStatus & { error?: { code: string; message: string } };
+  if (!res.ok)
+    throw Object.assign(new Error(result.error?.message ?? `HTTP ${res.status}`), {
+      code: result.error?.code,
+    });
+  return result;
+}
+
+export function registerSystemCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start a store, app servers and the balancer as one system (Ctrl-C stops it all)')
+    .option('--servers <n>', 'number of app servers', '3')
+    .option('--port <port>', 'balancer port', '8080')
+    .option('--sticky', 'run the baseline: in-memory sessions and sticky-cookie routing')
+    .option('--strategy <name>', 'round-robin, least-connections, random, p2c')
+    .option('--redis <url>', 'use this Redis instead of starting one')
+    .option('--store <kind>', 'auto (default), redis or sqlite')
+    .option('--app <command>', 'run your own app server (gets PORT and the store in its environment)')
+    .option('--max-concurrent <n>', 'modelled capacity of each shop server')
+    .option('--service-ms <ms>', 'modelled service time per request')
+    .action((flags: UpFlags) => up(flags));
+
+  const verb = (
+    name: string,
+    description: string,
+    run: (port: number, arg?: string) => Promise<SystemStatus>,
+    arg?: string,
+  ) => {
+    const cmd = program.command(arg ? `${name} <${arg}>` : name).description(description);
+    cmd.option('--port <port>', 'balancer port of the system', '8080').option('--json', 'print JSON');
+    cmd.action(async (...args: unknown[]) => {
+      const flags = (arg ? args[1] : args[0]) as { port: string; json?: boolean };
+      const status = await run(Number(flags.port), arg ? String(args[0]) : undefined);
+      if (flags.json) console.log(JSON.stringify(status));
+      else printStatus(status);
+    });
+  };
+  verb('status', 'show the servers, the store and the balancer', (port) => control(port, 'GET', '/status'));
+  verb('deploy', 'rolling deploy: one server at a time, drained first', (port) =>
+    control(port, 'POST', '/deploy'),
+  );
+  verb(
+    'scale',
+    'scale to <n> app servers',
+    (port, n) => control(port, 'POST', '/scale', { servers: Number(n) }),
+    'n',
+  );
+  verb(
+    'kill',
+    'crash a server (SIGKILL)',
+    (port, server) => control(port, 'POST', '/kill', { server }),
+    'server',
+  );
+  verb('restart-store', 'restart the session store', (port) => control(port, 'POST', '/restart-store'));
+}

@@ -1,0 +1,114 @@
+/**
+ * One app server of the running system: a child process given PORT (and the
+ * store's address) in its environment, judged ready by its health check.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { SystemError } from './errors.js';
+import { freePort } from './redis-server.js';
+
+export type AppState = 'starting' | 'up' | 'draining' | 'stopping' | 'down';
+
+export interface AppSpec {
+  name: string;
+  /** argv of the server; PORT, SERVER_NAME and `env` are added to its environment. */
+  command: readonly string[];
+  env: Record<string, string>;
+  healthPath: string;
+  startTimeoutMs: number;
+  stopTimeoutMs: number;
+}
+
+export class AppProcess {
+  readonly name: string;
+  state: AppState = 'starting';
+  port = 0;
+  #spec: AppSpec;
+  #child: ChildProcess | null = null;
+  #exited: Promise<void> = Promise.resolve();
+  #log: string[] = [];
+
+  constructor(spec: AppSpec) {
+    this.name = spec.name;
+    this.#spec = spec;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Start and wait until the health check answers 2xx. */
+  async start(): Promise<void> {
+    this.port = await freePort();
+    const [file, ...args] = this.#spec.command;
+    const child = spawn(file!, args, {
+      env: { ...process.env, ...this.#spec.env, PORT: String(this.port), SERVER_NAME: this.name },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    this.state = 'starting';
+    const keep = (chunk: Buffer) => {
+      this.#log.push(chunk.toString());
+      if (this.#log.length > 50) this.#log.shift();
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.#exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.state = 'down';
+        resolve();
+      }),
+    );
+    await this.#waitHealthy(child);
+    this.state = 'up';
+  }
+
+  async #waitHealthy(child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + this.#spec.startTimeoutMs;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new SystemError(
+          'UNPINNED_ERR_APP_START',
+          `${this.name} exited while starting:\n${this.#log.join('')}`,
+        );
+      }
+      try {
+        const res = await fetch(`${this.url}${this.#spec.healthPath}`, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new SystemError(
+          'UNPINNED_ERR_APP_START',
+          `${this.name} did not answer ${this.#spec.healthPath} within ${this.#spec.startTimeoutMs} ms:\n${this.#log.join('')}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Graceful stop (SIGTERM: finish in-flight requests), SIGKILL after the stop timeout. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.state = 'stopping';
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), this.#spec.stopTimeoutMs);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  /** A crash: SIGKILL, no goodbye. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await this.#exited;
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * The running system behind `unpinned up`: a session store, N app servers and
+ * the balancer in front, on one machine, plus the operations people do to such
+ * a system: rolling deploy, scale, crash a server, restart the store.
+ *
+ * It uses the balancer and the stores only through their public APIs, and the
+ * app servers only through processes, ports and a health path, like any
+ * deployment would.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Balancer, createBalancer, type StrategyName } from '../balancer/index.js';
+import { AppProcess, type AppState } from './app-process.js';
+import { SystemError, unknownServer } from './errors.js';
+import { shopServerPath } from './paths.js';
+import { findRedisServer, RedisServer } from './redis-server.js';
+
+export interface SystemOptions {
+  servers?: number;
+  /** Balancer port (default 8080; 0 picks a free one). */
+  port?: number;
+  host?: string;
+  /** The baseline: in-memory sessions in each app, sticky-cookie routing. */
+  sticky?: boolean;
+  strategy?: StrategyName;
+  /** Use this Redis instead of starting one. */
+  redisUrl?: string;
+  /** Store to use when no Redis is given: 'auto' (a private redis-server if on PATH, else SQLite). */
+  store?: 'auto' | 'redis' | 'sqlite';
+  /** The user's own app server command (gets PORT, SERVER_NAME and the store in its environment). */
+  app?: readonly string[];
+  /** Modelled capacity of each shop server (the lab uses it). */
+  capacity?: { maxConcurrent: number; serviceMs: number };
+  healthPath?: string;
+  /** Where status lines go (default: nowhere). */
+  log?: (line: string) => void;
+}
+
+export interface ServerStatus {
+  name: string;
+  url: string;
+  pid: number | undefined;
+  state: AppState;
+  inFlight: number;
+  requests: number;
+  failures: number;
+}
+
+export interface SystemStatus {
+  balancer: { url: string; strategy: string };
+  store: { kind: string; url: string | null; up: boolean; pid: number | null };
+  /** Scratch directory of this system (removed on stop). */
+  dir: string | null;
+  sticky: boolean;
+  servers: ServerStatus[];
+}
+
+type StoreKind =
+  | { kind: 'redis'; url: string; server: RedisServer | null }
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string };
+
+export class System {
+  readonly #options: Required<Omit<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy'>> &
+    Pick<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy'>;
+  #store: StoreKind = { kind: 'memory' };
+  #apps: AppProcess[] = [];
+  #balancer: Balancer | null = null;
+  #balancerUrl = '';
+  #next = 1;
+  #dir: string | null = null;
+  /** One control operation at a time: a deploy and a scale must not interleave. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: SystemOptions = {}) {
+    this.#options = {
+      servers: options.servers ?? 3,
+      port: options.port ?? 8080,
+      host: options.host ?? '127.0.0.1',
+      sticky: options.sticky ?? false,
+      store: options.store ?? 'auto',
+      healthPath: options.healthPath ?? '/healthz',
+      log: options.log ?? (() => {}),
+      redisUrl: options.redisUrl,
+      app: options.app,
+      capacity: options.capacity,
+      strategy: options.strategy,
+    };
+    if (!Number.isInteger(this.#options.servers) || this.#options.servers < 1) {
+      throw new SystemError(
+        'UNPINNED_ERR_INVALID_OPTION',
+        `servers must be an integer >= 1, got ${options.servers}.`,
+      );
+    }
+  }
+
+  get url(): string {
+    return this.#balancerUrl;
+  }
+
+  get balancer(): Balancer {
+    if (!this.#balancer) throw new SystemError('UNPINNED_ERR_NOT_RUNNING', 'The system is not running.');
+    return this.#balancer;
+  }
+
+  async start(): Promise<void> {
+    this.#dir = mkdtempSync(join(tmpdir(), 'unpinned-up-'));
+    try {
+      this.#store = await this.#startStore();
+      const apps = Array.from({ length: this.#options.servers }, () => this.#newApp());
+      await Promise.all(apps.map((app) => app.start()));
+      this.#apps = apps;
+      const strategy = this.#options.sticky ? 'sticky-cookie' : (this.#options.strategy ?? 'round-robin');
+      this.#balancer = createBalancer({
+        backends: apps.map((app) => ({ id: app.name, url: app.url })),
+        strategy,
+        healthCheck: { path: this.#options.healthPath, intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 2 },
+      });
+      const address = await this.#balancer.listen(this.#options.port, this.#options.host);
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      this.#balancerUrl = `http://${host}:${address.port}`;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async #startStore(): Promise<StoreKind> {
+    const { sticky, redisUrl, store, log } = this.#options;
+    if (sticky) return { kind: 'memory' };
+    if (redisUrl) return { kind: 'redis', url: redisUrl, server: null };
+    if (store !== 'sqlite' && findRedisServer()) {
+      // Persisted, so `restart-store` keeps everyone's sessions.
+      const server = await RedisServer.start({ persist: true });
+      return { kind: 'redis', url: server.url, server };
+    }
+    if (store === 'redis') {
+      throw new SystemError(
+        'UNPINNED_ERR_NO_STORE',
+        'redis-server is not on PATH: install it (apt-get install -y redis-server), pass --redis <url>, or use --store sqlite.',
+      );
+    }
+    log('redis-server not found: using the embedded SQLite store (one host only).');
+    return { kind: 'sqlite', path: join(this.#dir!, 'sessions.db') };
+  }
+
+  #storeEnv(): Record<string, string> {
+    const store = this.#store;
+    if (store.kind === 'redis') return { UNPINNED_SESSIONS: 'redis', REDIS_URL: store.url };
+    if (store.kind === 'sqlite') return { UNPINNED_SESSIONS: 'sqlite', UNPINNED_SQLITE_PATH: store.path };
+    return { UNPINNED_SESSIONS: 'memory' };
+  }
+
+  #newApp(): AppProcess {
+    const capacity = this.#options.capacity;
+    return new AppProcess({
+      name: `app-${this.#next++}`,
+      command: this.#options.app ?? [process.execPath, shopServerPath()],
+      env: {
+        ...this.#storeEnv(),
+        ...(capacity
+          ? { MAX_CONCURRENT: String(capacity.maxConcurrent), SERVICE_MS: String(capacity.serviceMs) }
+          : {}),
+      },
+      healthPath: this.#options.healthPath,
+      startTimeoutMs: 20_000,
+      stopTimeoutMs: 10_000,
+    });
+  }
+
+  status(): SystemStatus {
+    const balancer = this.balancer;
+    const byId = new Map(balancer.backends().map((b) => [b.id, b]));
+    const store = this.#store;
+    return {
+      balancer: { url: this.#balancerUrl, strategy: balancer.strategy },
+      store: {
+        kind: store.kind,
+        url: store.kind === 'redis' ? store.url : store.kind === 'sqlite' ? store.path : null,
+        up: store.kind !== 'redis' || !store.server || store.server.pid !== undefined,
+        pid: store.kind === 'redis' ? (store.server?.pid ?? null) : null,
+      },
+      dir: this.#dir,
+      sticky: this.#options.sticky,
+      servers: this.#apps.map((app) => {
+        const b = byId.get(app.name);
+        return {
+          name: app.name,
+          url: app.url,
+          pid: app.pid,
+          state:
+            app.state === 'up' && b?.draining
+              ? 'draining'
+              : app.state === 'up' && b && !b.healthy
+                ? 'down'
+                : app.state,
+          inFlight: b?.inFlight ?? 0,
+          requests: b?.requests ?? 0,
+          failures: b?.failures ?? 0,
+        };
+      }),
+    };
+  }
+
+  /** Rolling deploy: one server at a time, drain, stop, start a replacement, wait healthy, put it in. */
+  deploy(): Promise<SystemStatus> {
+    return this.#exclusive(async () => {
+      for (const old of [...this.#apps]) {
+        await this.#retire(old);
+        await this.#addApp(this.#apps.indexOf(old));
+        this.#remove(old);
+      }
+      return this.status();
+    });
+  }
+
+  /** Scale to `n` servers: new ones join once healthy; removed ones drain first. */
+  scale(n: number): Promise<SystemStatus> {
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      return Promise.reject(
+        new SystemError('UNPINNED_ERR_INVALID_OPTION', `scale needs a server count from 1 to 64, got ${n}.`, {
+          statusCode: 400,
+        }),
+      );
+    }
+    return this.#exclusive(async () => {
+      const added: Promise<void>[] = [];
+      for (let i = this.#apps.length; i < n; i++) added.push(this.#addApp(this.#apps.length + added.length));
+      await Promise.all(added);
+      while (this.#apps.length > n) {
+        const victim = this.#apps[this.#apps.length - 1]!;
+        await this.#retire(victim);
+        this.#remove(victim);
+      }
+      return this.status();
+    });
+  }
+
+  /** Crash a server: SIGKILL, no drain. The balancer finds out the way it would in production. */
+  async kill(name: string): Promise<SystemStatus> {
+    const app = this.#apps.find((a) => a.name === name);
+    if (!app)
+      throw unknownServer(
+        name,
+        this.#apps.map((a) => a.name),
+      );
+    await app.kill();
+    return this.status();
+  }
+
+  /** Restart the store (a private Redis keeps its data across the restart). */
+  restartStore(): Promise<SystemStatus> {
+    return this.#exclusive(async () => {
+      const store = this.#store;
+      if (store.kind !== 'redis' || !store.server) {
+        throw new SystemError(
+          'UNPINNED_ERR_NO_STORE',
+          store.kind === 'redis'
+            ? 'The store is an external Redis (--redis): restart it where it runs.'
+            : `The ${store.kind} store has no server process to restart.`,
+          { statusCode: 409 },
+        );
+      }
+      await store.server.restart();
+      return this.status();
+    });
+  }
+
+  setStrategy(name: string): SystemStatus {
+    this.balancer.setStrategy(name);
+    return this.status();
+  }
+
+  /** Stop everything this system started; safe to call twice. */
+  async stop(): Promise<void> {
+    const balancer = this.#balancer;
+    this.#balancer = null;
+    await balancer?.close();
+    await Promise.all(this.#apps.map((app) => app.stop()));
+    this.#apps = [];
+    if (this.#store.kind === 'redis') await this.#store.server?.close();
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+    this.#dir = null;
+  }
+
+  /** Drain a server out of the balancer (in-flight requests finish), then stop it. */
+  async #retire(app: AppProcess): Promise<void> {
+    const balancer = this.balancer;
+    if (app.state === 'up') {
+      app.state = 'draining';
+      await balancer.drain(app.name);
+    }
+    await balancer.removeBackend(app.name);
+    await app.stop();
+  }
+
+  async #addApp(index: number): Promise<void> {
+    const app = this.#newApp();
+    this.#apps.splice(index, 0, app);
+    await app.start();
+    this.balancer.addBackend({ id: app.name, url: app.url });
+    this.#options.log(`${app.name} up at ${app.url}`);
+  }
+
+  #remove(app: AppProcess): void {
+    this.#apps = this.#apps.filter((a) => a !== app);
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+}

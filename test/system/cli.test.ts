@@ -1,0 +1,88 @@
+/**
+ * `unpinned up` as users run it: a real process, steered by the CLI verbs, and
+ * stopped with Ctrl-C (SIGINT), after which nothing it started remains.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, expect, it } from 'vitest';
+import { controlFile } from '../../src/cli/system.js';
+import type { SystemStatus } from '../../src/system/supervisor.js';
+import { describeRedis, freePort } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const cli = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'index.js');
+const run = promisify(execFile);
+let child: ChildProcess | null = null;
+afterEach(() => {
+  child?.kill('SIGKILL');
+  child = null;
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describeRedis('unpinned up (the command)', () => {
+  it('starts, answers the verbs, and leaves nothing behind after Ctrl-C', async () => {
+    const port = await freePort();
+    let output = '';
+    child = spawn(process.execPath, [cli, 'up', '--port', String(port), '--servers', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d;
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d;
+    });
+    await waitFor(() => output.includes('Ctrl-C stops everything'), {
+      timeoutMs: 30_000,
+      what: 'unpinned up to start',
+    });
+    expect(output).toContain(`balancer  http://127.0.0.1:${port}`);
+
+    const status = JSON.parse(
+      (await run(process.execPath, [cli, 'status', '--port', String(port), '--json'])).stdout,
+    ) as SystemStatus;
+    expect(status.servers.map((s) => s.state)).toEqual(['up', 'up']);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    const scaled = JSON.parse(
+      (await run(process.execPath, [cli, 'scale', '3', '--port', String(port), '--json'])).stdout,
+    ) as SystemStatus;
+    expect(scaled.servers).toHaveLength(3);
+    const bad = await run(process.execPath, [cli, 'kill', 'app-99', '--port', String(port)]).catch(
+      (e: { stderr: string; code: number }) => e,
+    );
+    expect(bad).toMatchObject({ code: 1 });
+    expect((bad as { stderr: string }).stderr).toMatch(
+      /No app server named "app-99".*UNPINNED_ERR_UNKNOWN_SERVER/s,
+    );
+
+    const pids = [...scaled.servers.map((s) => s.pid!), scaled.store.pid!];
+    const redisDir = readlinkSync(`/proc/${scaled.store.pid}/cwd`);
+    const systemDir = scaled.dir!;
+    expect(existsSync(redisDir) && existsSync(systemDir)).toBe(true);
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    child = null;
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(redisDir)).toBe(false);
+    expect(existsSync(systemDir)).toBe(false);
+    expect(existsSync(controlFile(port))).toBe(false);
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    for (const s of scaled.servers) await expect(fetch(s.url)).rejects.toThrow();
+    const after = await run(process.execPath, [cli, 'status', '--port', String(port)]).catch(
+      (e: { stderr: string }) => e,
+    );
+    expect((after as { stderr: string }).stderr).toMatch(/No system is running on port/);
+  });
+});
