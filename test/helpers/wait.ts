@@ -1,8 +1,10 @@
 /** Wait for a condition with a deadline (never a fixed sleep). */
 export async function waitFor<T>(
   condition: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 10, what = 'condition' } = {},
+  options: { timeoutMs?: number; intervalMs?: number; what?: string; message?: string } = {},
 ): Promise<NonNullable<T>> {
+  const { timeoutMs = 10_000, intervalMs = 10 } = options;
+  const what = options.what ?? options.message ?? 'condition';
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
