@@ -49,15 +49,13 @@ export async function applySession(session: Session, response: Response): Promis
     return sessionErrorResponse(error);
   }
   if (!setCookie) return response;
-  try {
-    response.headers.append('set-cookie', setCookie);
-    return response;
-  } catch {
-    // Immutable headers (Response.redirect(), a fetched response): copy it first.
-    const copy = new Response(response.body, response);
-    copy.headers.append('set-cookie', setCookie);
-    return copy;
-  }
+  // A copy, never the handler's object: its headers may be immutable
+  // (Response.redirect(), a fetched response), and @hono/node-server's
+  // lightweight Response writes out headers cached at construction, so a
+  // header appended afterwards would silently not be sent.
+  const copy = new Response(response.body, response);
+  copy.headers.append('set-cookie', setCookie);
+  return copy;
 }
 
 /**
