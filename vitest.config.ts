@@ -11,6 +11,11 @@ export default defineConfig({
       { find: /^unpinned\/redis$/, replacement: src('stores/redis/index.ts') },
       { find: /^unpinned\/memory$/, replacement: src('stores/memory/index.ts') },
       { find: /^unpinned\/express$/, replacement: src('adapters/express/index.ts') },
+      { find: /^unpinned\/sqlite$/, replacement: src('stores/sqlite/index.ts') },
+      { find: /^unpinned\/fastify$/, replacement: src('adapters/fastify/index.ts') },
+      { find: /^unpinned\/web$/, replacement: src('adapters/web/index.ts') },
+      { find: /^unpinned\/node$/, replacement: src('adapters/node/index.ts') },
+      { find: /^unpinned\/express-session$/, replacement: src('adapters/express-session/index.ts') },
     ],
   },
   test: {

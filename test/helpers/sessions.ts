@@ -6,6 +6,7 @@ import type { Session } from '../../src/session/session.js';
 import type { SessionStore } from '../../src/session/store.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
 import { type RedisStore, redisStore } from '../../src/stores/redis/index.js';
+import { sqliteStore } from '../../src/stores/sqlite/index.js';
 import { findRedisServer, RedisServer } from './redis-server.js';
 
 export class FakeClock {
@@ -100,6 +101,8 @@ export interface StoreKind {
 export function storeKinds(): StoreKind[] {
   const kinds: StoreKind[] = [
     { name: 'memory', make: (clock) => memoryStore({ now: clock.now, quiet: true }) },
+    // Each test gets its own in-memory database, judged by the test's clock.
+    { name: 'sqlite', make: (clock) => sqliteStore({ path: ':memory:', now: clock.now }) },
   ];
   if (!findRedisServer()) {
     if (process.env.CI === 'true')

@@ -1,8 +1,10 @@
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken, sessionIdOf } from '../../src/session/token.js';
 import { type RedisStore, redisStore } from '../../src/stores/redis/index.js';
 import { describeRedis, RedisServer } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
 import { createWrite, storeConformance } from './conformance.js';
 
 describeRedis('redis store', () => {
@@ -10,6 +12,7 @@ describeRedis('redis store', () => {
   let owned: RedisStore;
   const resp3 = { client: null as ReturnType<typeof createClient> | null, store: null as RedisStore | null };
   const resp2 = { client: null as ReturnType<typeof createClient> | null, store: null as RedisStore | null };
+  const io = { client: null as Redis | null, store: null as RedisStore | null };
   beforeAll(async () => {
     server = await RedisServer.start();
     owned = redisStore({ url: server.url });
@@ -22,10 +25,16 @@ describeRedis('redis store', () => {
       await c.client!.connect();
       c.store = redisStore({ client: c.client! });
     }
+    // ioredis with its defaults (offline queue on), as a Fastify app would have it.
+    io.client = new Redis(server.url);
+    io.client.on('error', () => {});
+    await waitFor(() => io.client!.status === 'ready', { what: 'ioredis to connect' });
+    io.store = redisStore({ client: io.client });
   });
   afterAll(async () => {
     await owned?.close();
     for (const c of [resp3, resp2]) await c.client?.close().catch(() => {});
+    io.client?.disconnect();
     await server?.close();
   });
 
@@ -38,6 +47,8 @@ describeRedis('redis store', () => {
     store: resp2.store!,
     now: Date.now,
   }));
+
+  storeConformance("redis (the app's ioredis client)", () => ({ store: io.store!, now: Date.now }));
 
   describe('options', () => {
     it('refuses to guess between a url and a client', () => {
@@ -79,6 +90,24 @@ describeRedis('redis store without a server', () => {
     await expect.poll(() => client.isReady, { timeout: 10_000 }).toBe(true);
     expect(await store.load(sessionIdOf(generateToken()))).toBeNull();
     await client.close();
+  });
+
+  it('fails fast with an ioredis client (offline queue on) while disconnected, and recovers', async () => {
+    const client = new Redis(server.url, { retryStrategy: () => 50 });
+    client.on('error', () => {});
+    await waitFor(() => client.status === 'ready', { what: 'ioredis to connect' });
+    const store = redisStore({ client, commandTimeout: 60_000 });
+    const id = sessionIdOf(generateToken());
+    await store.write(id, createWrite(Date.now(), { cart: ['a'] }));
+    await server.stop();
+    await waitFor(() => client.status !== 'ready', { what: 'ioredis to notice the outage' });
+    const error = await store.load(id).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'UNPINNED_ERR_STORE_UNAVAILABLE', statusCode: 503 });
+    await server.restart();
+    await waitFor(() => client.status === 'ready', { what: 'ioredis to reconnect' });
+    // The server was restarted without persistence: the session is gone, and says so as null.
+    expect(await store.load(id)).toBeNull();
+    client.disconnect();
   });
 
   it('answers within the command deadline when the server is frozen, then recovers', async () => {

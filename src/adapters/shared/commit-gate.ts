@@ -17,8 +17,9 @@
  * prototype swap would miss. An ungated response pays one WeakMap lookup.
  */
 import { type IncomingMessage, ServerResponse } from 'node:http';
-import { UnpinnedError } from '../../session/errors.js';
+import type { UnpinnedError } from '../../session/errors.js';
 import type { Session } from '../../session/session.js';
+import { asUnpinned, committedError, errorBody } from './session-error.js';
 
 export type StoreErrorHandler = (error: UnpinnedError, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -91,31 +92,15 @@ function fail(res: ServerResponse, gate: Gate) {
   };
 }
 
-function committedError(): UnpinnedError {
-  return new UnpinnedError(
-    'UNPINNED_ERR_SESSION_COMMITTED',
-    'The session was used after the response had started. Use the session before sending the response.',
-  );
-}
-
 function appendSetCookie(res: ServerResponse, value: string): void {
   const existing = res.getHeader('set-cookie');
   if (existing === undefined) res.setHeader('set-cookie', value);
   else res.setHeader('set-cookie', [...(Array.isArray(existing) ? existing : [String(existing)]), value]);
 }
 
-function asUnpinned(error: unknown): UnpinnedError {
-  if (error instanceof UnpinnedError) return error;
-  return new UnpinnedError('UNPINNED_ERR_STORE_UNAVAILABLE', 'The session could not be committed.', {
-    cause: error,
-    statusCode: 503,
-    headers: { 'retry-after': '1' },
-  });
-}
-
 /** Default answer to a session error: its status (503 for a store outage) with Retry-After, a short JSON body. */
 export function answerSessionError(error: UnpinnedError, _req: IncomingMessage, res: ServerResponse): void {
-  const body = JSON.stringify({ error: { code: error.code, message: publicMessage(error) } });
+  const body = errorBody(error);
   // Straight to node:http: middleware that wrapped this response (compression)
   // already committed to encoding the handler's body, not this one.
   ServerResponse.prototype.writeHead.call(res, error.statusCode, {
@@ -125,9 +110,4 @@ export function answerSessionError(error: UnpinnedError, _req: IncomingMessage, 
     'cache-control': 'no-store',
   });
   (ServerResponse.prototype.end as (this: ServerResponse, chunk: string) => void).call(res, body);
-}
-
-/** Outage details (hosts, ports) stay in logs; the client learns only what it can act on. */
-function publicMessage(error: UnpinnedError): string {
-  return error.statusCode === 503 ? 'Sessions are temporarily unavailable. Retry shortly.' : error.message;
 }

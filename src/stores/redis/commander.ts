@@ -4,6 +4,7 @@
  * this narrow interface lets it run on whatever client the app already has.
  */
 import { UnpinnedError } from '../../session/errors.js';
+import { borrowIoredis, type IoredisClientLike, isIoredis } from './ioredis.js';
 
 export interface RedisCommander {
   /** Send one command; `key` routes it on a cluster. */
@@ -35,23 +36,25 @@ export interface NodeRedisClusterLike {
   readonly masters: unknown;
 }
 
-export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike;
+export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | IoredisClientLike;
 
 // Our deadline replaces node-redis's per-command timer (see deadline.ts). Maps
 // (RESP3 HGETALL replies) come back as flat arrays: the cheapest shape to decode
 // and to read (RESP_TYPES.MAP is 37, "%").
 const NO_CLIENT_TIMEOUT = { timeout: 0, typeMapping: { 37: Array } };
 
-function isCluster(client: RedisClientLike): client is NodeRedisClusterLike {
+function isCluster(client: NodeRedisClientLike | NodeRedisClusterLike): client is NodeRedisClusterLike {
   return 'masters' in client;
 }
 
 /** Wrap a client the app created and connected; the app keeps ownership of it. */
 export function borrowClient(client: RedisClientLike): RedisCommander {
+  // ioredis has a `sendCommand` too (taking a Command object): recognise it first.
+  if (isIoredis(client)) return borrowIoredis(client);
   if (!client || typeof (client as { sendCommand?: unknown }).sendCommand !== 'function') {
     throw new UnpinnedError(
       'UNPINNED_ERR_INVALID_OPTION',
-      'Invalid option "client": expected a node-redis 6 client or cluster (createClient() / createCluster()).',
+      'Invalid option "client": expected a node-redis 6 client or cluster (createClient() / createCluster()) or an ioredis 5 client (new Redis()).',
     );
   }
   const send = isCluster(client)

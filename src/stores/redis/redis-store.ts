@@ -23,7 +23,7 @@ import { DESTROY, DESTROY_FOR_USER, INCREMENT, INDEX_ADD, type Script, TOUCH, WR
 export interface RedisStoreOptions {
   /** Connection URL; the store creates, configures and owns the client. */
   url?: string;
-  /** A node-redis 6 client (or cluster) the app already has and connected; the app keeps ownership. */
+  /** A node-redis 6 client (or cluster), or an ioredis 5 client, the app already has and connected; the app keeps ownership. */
   client?: RedisClientLike;
   /** Prefix of every key the store writes. Default `unpinned:`. */
   prefix?: string;

@@ -1,0 +1,1 @@
+export { SqliteStore, type SqliteStoreOptions, sqliteStore } from './sqlite-store.js';
