@@ -1,16 +1,19 @@
 /**
  * Runs one shop server. Configuration from the environment, as a platform would
- * give it: PORT, SERVER_NAME, and the session store: REDIS_URL for Redis, or
- * UNPINNED_SESSIONS=memory for the old way (sessions in this process: the sticky
- * baseline). Modelled capacity for the lab: MAX_CONCURRENT and SERVICE_MS.
- * Flags override the environment: --port, --name, --sessions memory|redis,
- * --redis <url>, --max-concurrent <n>, --service-ms <ms>.
+ * give it: PORT, SERVER_NAME, and the session store: REDIS_URL for Redis,
+ * UNPINNED_SESSIONS=sqlite with UNPINNED_SQLITE_PATH for the embedded store
+ * (processes on one host share the file), or UNPINNED_SESSIONS=memory for the
+ * old way (sessions in this process: the sticky baseline). Modelled capacity for
+ * the lab: MAX_CONCURRENT and SERVICE_MS. Flags override the environment:
+ * --port, --name, --sessions memory|redis|sqlite, --redis <url>, --sqlite <file>,
+ * --max-concurrent <n>, --service-ms <ms>.
  */
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createSessions, type SessionStore } from 'unpinned';
 import { memoryStore } from 'unpinned/memory';
 import { redisStore } from 'unpinned/redis';
+import { sqliteStore } from 'unpinned/sqlite';
 import { createShop } from './app.js';
 
 const { values } = parseArgs({
@@ -19,6 +22,7 @@ const { values } = parseArgs({
     name: { type: 'string' },
     sessions: { type: 'string' },
     redis: { type: 'string' },
+    sqlite: { type: 'string' },
     'max-concurrent': { type: 'string' },
     'service-ms': { type: 'string' },
   },
@@ -27,6 +31,7 @@ const env = process.env;
 const port = Number(values.port ?? env.PORT ?? 3000);
 const serverName = values.name ?? env.SERVER_NAME ?? `shop-${process.pid}`;
 const redisUrl = values.redis ?? env.REDIS_URL;
+const sqlitePath = values.sqlite ?? env.UNPINNED_SQLITE_PATH;
 const mode = values.sessions ?? env.UNPINNED_SESSIONS ?? (redisUrl ? 'redis' : 'memory');
 const maxConcurrent = Number(values['max-concurrent'] ?? env.MAX_CONCURRENT ?? 0);
 const serviceMs = Number(values['service-ms'] ?? env.SERVICE_MS ?? 0);
@@ -34,8 +39,9 @@ const serviceMs = Number(values['service-ms'] ?? env.SERVICE_MS ?? 0);
 function chooseStore(): SessionStore {
   if (mode === 'memory') return memoryStore({ quiet: true });
   if (mode === 'redis' && redisUrl) return redisStore({ url: redisUrl });
+  if (mode === 'sqlite' && sqlitePath) return sqliteStore({ path: sqlitePath });
   console.error(
-    `${serverName}: --sessions ${mode} needs a store: set REDIS_URL (or --redis <url>), or use --sessions memory.`,
+    `${serverName}: --sessions ${mode} needs a store: set REDIS_URL (--redis <url>) or UNPINNED_SQLITE_PATH (--sqlite <file>), or use --sessions memory.`,
   );
   process.exit(2);
 }
