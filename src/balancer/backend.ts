@@ -14,6 +14,11 @@ export type BackendState = 'up' | 'down' | 'ejected' | 'draining';
 export interface BackendSpec {
   url: string;
   id?: string;
+  /**
+   * Start drained: the server is known but takes no balanced picks until `undrain()`. For a
+   * server that is still starting (HAProxy adds run-time servers in maintenance mode likewise).
+   */
+  draining?: boolean;
 }
 
 /** What `balancer.backends()` returns for each server: a copy, safe to keep. */
@@ -49,7 +54,7 @@ export class Backend {
   readonly pool: Pool;
   /** Active health-check verdict (rise/fall). */
   healthy = true;
-  draining = false;
+  draining: boolean;
   /** Passive ejection: the server takes no balanced picks until this clock time. */
   ejectedUntil = 0;
   consecutiveFailures = 0;
@@ -66,6 +71,7 @@ export class Backend {
     this.origin = parsed.origin;
     this.url = parsed.origin;
     this.id = spec.id ?? parsed.host;
+    this.draining = spec.draining ?? false;
     this.cookieValue = createHash('sha256').update(this.id).digest('base64url').slice(0, 12);
     this.pool = new Pool(this.origin, {
       connections: settings.connections,
