@@ -179,13 +179,10 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.ex.res.write(chunk)) return true;
-    this.ex.res.once('drain', this.#onDrain);
+    // Backpressure: undici pauses reading from the server until the client drains.
+    this.ex.res.once('drain', this.#resume!);
     return false;
   }
-
-  #onDrain = (): void => {
-    this.#resume?.();
-  };
 
   onComplete(): void {
     this.ex.res.end();
