@@ -52,6 +52,8 @@ export class Backend {
   /** Value of the sticky cookie that pins a client to this server: a hash, so it reveals no address. */
   readonly cookieValue: string;
   readonly pool: Pool;
+  /** Position in configuration order, set by the member base (ring order for strategies). */
+  seq = -1;
   /** Active health-check verdict (rise/fall). */
   healthy = true;
   draining: boolean;
