@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createSessions, type SessionStore } from 'unpinned';
 import { memoryStore } from 'unpinned/memory';
-import { redisStore } from 'unpinned/redis';
+import { RedisStore, redisStore } from 'unpinned/redis';
 import { sqliteStore } from 'unpinned/sqlite';
 import { createShop } from './app.js';
 
@@ -46,7 +46,11 @@ function chooseStore(): SessionStore {
   process.exit(2);
 }
 
-const sessions = createSessions({ store: chooseStore() });
+const store = chooseStore();
+// Take traffic only once the store answers: a health check that passes before
+// that would send the first requests into 503s.
+if (store instanceof RedisStore) await store.ready();
+const sessions = createSessions({ store });
 const { app, state } = createShop({
   sessions,
   serverName,

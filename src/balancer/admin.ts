@@ -3,7 +3,7 @@
  * reachable through the balanced port. With a token configured, every call needs
  * `Authorization: Bearer <token>` (compared in constant time).
  *
- * GET /servers · POST /servers {url, id?} · DELETE /servers/:id · POST /servers/:id/drain[?wait=1]
+ * GET /servers · POST /servers {url, id?, draining?} · DELETE /servers/:id · POST /servers/:id/drain[?wait=1]
  * POST /servers/:id/undrain · GET /strategy · PUT /strategy {strategy} · GET /metrics · GET /healthz
  */
 
@@ -61,7 +61,11 @@ async function route(balancer: Balancer, req: IncomingMessage, res: ServerRespon
     if (id === undefined && method === 'POST') {
       const body = await readJson(req);
       if (typeof body.url !== 'string') throw invalidOption('url', 'a server URL', body.url);
-      const spec = typeof body.id === 'string' ? { url: body.url, id: body.id } : { url: body.url };
+      const spec = {
+        url: body.url,
+        ...(typeof body.id === 'string' && { id: body.id }),
+        ...(body.draining === true && { draining: true }),
+      };
       return void sendJson(res, 201, balancer.addBackend(spec));
     }
     if (id !== undefined && action === undefined && method === 'DELETE') {

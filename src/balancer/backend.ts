@@ -14,6 +14,11 @@ export type BackendState = 'up' | 'down' | 'ejected' | 'draining';
 export interface BackendSpec {
   url: string;
   id?: string;
+  /**
+   * Start drained: the server is known but takes no balanced picks until `undrain()`. For a
+   * server that is still starting (HAProxy adds run-time servers in maintenance mode likewise).
+   */
+  draining?: boolean;
 }
 
 /** What `balancer.backends()` returns for each server: a copy, safe to keep. */
@@ -47,9 +52,11 @@ export class Backend {
   /** Value of the sticky cookie that pins a client to this server: a hash, so it reveals no address. */
   readonly cookieValue: string;
   readonly pool: Pool;
+  /** Position in configuration order, set by the member base (ring order for strategies). */
+  seq = -1;
   /** Active health-check verdict (rise/fall). */
   healthy = true;
-  draining = false;
+  draining: boolean;
   /** Passive ejection: the server takes no balanced picks until this clock time. */
   ejectedUntil = 0;
   consecutiveFailures = 0;
@@ -66,6 +73,7 @@ export class Backend {
     this.origin = parsed.origin;
     this.url = parsed.origin;
     this.id = spec.id ?? parsed.host;
+    this.draining = spec.draining ?? false;
     this.cookieValue = createHash('sha256').update(this.id).digest('base64url').slice(0, 12);
     this.pool = new Pool(this.origin, {
       connections: settings.connections,

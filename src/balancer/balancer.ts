@@ -88,7 +88,7 @@ export class Balancer extends EventEmitter {
       tunnels: new Set(),
       active: 0,
       onIdle: undefined,
-      seqOf: (b) => members.seqOf(b),
+      seqOf: (b) => b.seq,
     };
     this.#health = settings.healthCheck && new HealthChecker(members, settings.healthCheck, settings.clock);
     this.server = this.#createServer();

@@ -26,6 +26,14 @@ const hopByHop = new Set([
   'expect',
 ]);
 
+const hopByHopLengths = new Set([...hopByHop].map((n) => n.length));
+
+/** An upstream header that an added header replaces (Set-Cookie is appended instead). */
+function isReplaced(name: string, extra: readonly (readonly [string, string])[]): boolean {
+  const lower = name.toLowerCase();
+  return lower !== 'set-cookie' && extra.some(([n]) => n === lower);
+}
+
 const forwarded = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
 
 /**
@@ -137,13 +145,16 @@ export function buildResponseHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const value = raw[i + 1]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (hopByHop.has(lower)) {
-      if (lower === 'connection')
-        connectionTokens = connectionTokens ? `${connectionTokens},${value}` : value;
-      continue;
+    // Hot path: only names of a hop-by-hop length are lower-cased and looked up.
+    if (hopByHopLengths.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (hopByHop.has(lower)) {
+        if (lower === 'connection')
+          connectionTokens = connectionTokens ? `${connectionTokens},${value}` : value;
+        continue;
+      }
     }
-    if (extra && lower !== 'set-cookie' && extra.some(([n]) => n === lower)) continue;
+    if (extra && isReplaced(name, extra)) continue;
     out.push(name, value);
   }
   if (extra) for (const [n, v] of extra) out.push(n, v);

@@ -31,7 +31,6 @@ export class Members {
   readonly #settings: MemberSettings;
   readonly #events: MemberEvents;
   #list: Backend[] = [];
-  #seq = new Map<Backend, number>();
   #nextSeq = 0;
   // Candidate cache: rebuilt when membership or state changes, or when an ejection expires.
   #cache: Backend[] = [];
@@ -51,7 +50,7 @@ export class Members {
 
   /** Insertion order, used by ring-ordered strategies (round-robin, least-connections ties). */
   seqOf(backend: Backend): number {
-    return this.#seq.get(backend) ?? -1;
+    return backend.seq;
   }
 
   find(idOrUrl: string): Backend | undefined {
@@ -71,14 +70,13 @@ export class Members {
         `Server "${backend.id}" is already configured`,
       );
     }
-    this.#seq.set(backend, this.#nextSeq++);
+    backend.seq = this.#nextSeq++;
     this.#list = [...this.#list, backend];
     this.invalidate();
   }
 
   remove(backend: Backend): void {
     this.#list = this.#list.filter((b) => b !== backend);
-    this.#seq.delete(backend);
     this.invalidate();
   }
 

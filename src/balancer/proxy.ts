@@ -13,9 +13,9 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
 import { BodyLimit } from './body-limit.js';
-import { type Core, makePickContext, pickBackend } from './core.js';
+import { type Core, pickBackend } from './core.js';
 import { type BalancerError, balancerError } from './errors.js';
-import { publish, requestChannel, retryChannel } from './events.js';
+import { requestChannel, retryChannel } from './events.js';
 import { classifyFailure, countsAgainstServer } from './failures.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
 import { sendError } from './responses.js';
@@ -24,8 +24,8 @@ import type { PickContext } from './strategies/index.js';
 /** Statuses that say the server itself is in trouble (passive ejection counts them). */
 const gatewayTrouble = new Set([502, 503, 504]);
 
-/** One client request across its attempts. */
-class Exchange {
+/** One client request across its attempts; also the context its strategy picks with. */
+class Exchange implements PickContext {
   readonly startedAt = performance.now();
   attempts = 0;
   retriesHeld = 0;
@@ -34,7 +34,9 @@ class Exchange {
   clientGone = false;
   current: Attempt | undefined;
   lastError: BalancerError | undefined;
-  pick: PickContext;
+  readonly members: readonly Backend[];
+  readonly now: number;
+  readonly seqOf: (backend: Backend) => number;
 
   constructor(
     readonly core: Core,
@@ -42,9 +44,18 @@ class Exchange {
     readonly res: ServerResponse,
     readonly headers: string[],
     readonly body: Readable | null,
-    clientIp: string,
+    readonly clientIp: string,
   ) {
-    this.pick = makePickContext(core, req, clientIp, undefined);
+    this.members = core.members.all();
+    this.now = core.settings.clock.now();
+    this.seqOf = core.seqOf;
+  }
+
+  /** The client went away mid-exchange: stop the upstream request so the server is freed. */
+  onClientClose(): void {
+    if (this.done) return;
+    this.clientGone = true;
+    this.current?.abort?.(new Error('client closed the connection'));
   }
 }
 
@@ -73,21 +84,8 @@ export function proxyRequest(core: Core, req: IncomingMessage, res: ServerRespon
   const exchange = new Exchange(core, req, res, headers, body, clientIp);
   core.active++;
   core.retry.active++;
-  (res as ExchangeCarrier)[kExchange] = exchange;
-  res.on('close', onClientClose);
+  res.on('close', () => exchange.onClientClose());
   startAttempt(exchange);
-}
-
-// One shared listener instead of a closure per request; the exchange hangs off its response.
-const kExchange = Symbol('unpinned.exchange');
-type ExchangeCarrier = ServerResponse & { [kExchange]?: Exchange };
-function onClientClose(this: ExchangeCarrier): void {
-  const exchange = this[kExchange];
-  if (exchange && !exchange.done) {
-    // The client went away mid-exchange: stop the upstream request so the server is freed.
-    exchange.clientGone = true;
-    exchange.current?.abort?.(new Error('client closed the connection'));
-  }
 }
 
 /** The body stream to forward, null for none, false when the request was already answered. */
@@ -111,7 +109,7 @@ function requestBody(core: Core, req: IncomingMessage, res: ServerResponse): Rea
 
 function startAttempt(ex: Exchange): void {
   const { core } = ex;
-  const backend = pickBackend(core, ex.pick);
+  const backend = pickBackend(core, ex);
   if (!backend) {
     finish(ex, undefined, ex.lastError ?? balancerError('UNPINNED_ERR_LB_NO_BACKEND', 'No server available'));
     return;
@@ -165,7 +163,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       core.members.recordSuccess(backend);
     }
     this.status = statusCode;
-    const extra = core.strategy.responseHeaders?.(backend, ex.pick);
+    const extra = core.strategy.responseHeaders?.(backend, ex);
     const headers = buildResponseHeaders(rawHeaders, extra);
     const servedBy = core.settings.servedByHeader;
     if (servedBy) headers.push(servedBy, backend.id);
@@ -179,13 +177,10 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.ex.res.write(chunk)) return true;
-    this.ex.res.once('drain', this.#onDrain);
+    // Backpressure: undici pauses reading from the server until the client drains.
+    this.ex.res.once('drain', this.#resume!);
     return false;
   }
-
-  #onDrain = (): void => {
-    this.#resume?.();
-  };
 
   onComplete(): void {
     this.ex.res.end();
@@ -206,13 +201,15 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.#retryPlanned) return void startAttempt(ex);
     if (countsAgainstServer(error)) ex.core.members.recordFailure(backend);
     if (!ex.res.headersSent && this.#mayRetry(this.sent ? 'sent' : 'not-sent')) {
-      publish(retryChannel, () => ({
-        from: backend.id,
-        method: ex.req.method,
-        url: ex.req.url,
-        attempt: ex.attempts,
-        error,
-      }));
+      if (retryChannel.hasSubscribers) {
+        retryChannel.publish({
+          from: backend.id,
+          method: ex.req.method,
+          url: ex.req.url,
+          attempt: ex.attempts,
+          error,
+        });
+      }
       startAttempt(ex);
       return;
     }
@@ -244,7 +241,6 @@ class Attempt implements Dispatcher.DispatchHandler {
     const { ex } = this;
     ex.tried ??= new Set();
     ex.tried.add(this.backend);
-    (ex.pick as { tried: Set<Backend> | undefined }).tried = ex.tried;
     const tried = ex.tried;
     return ex.core.members.candidates().some((b) => !tried.has(b));
   }
@@ -269,14 +265,17 @@ function finish(ex: Exchange, backend: Backend | undefined, error: BalancerError
   if (ex.clientGone && !res.writableFinished) status = 499;
   const ms = performance.now() - ex.startedAt;
   core.metrics.observe(serverId, status, ms / 1000);
-  publish(requestChannel, () => ({
-    server: serverId || undefined,
-    method: ex.req.method,
-    url: ex.req.url,
-    status,
-    ms,
-    error: error?.code,
-  }));
+  // Checked here rather than through publish(): no closure is built on the hot path.
+  if (requestChannel.hasSubscribers) {
+    requestChannel.publish({
+      server: serverId || undefined,
+      method: ex.req.method,
+      url: ex.req.url,
+      status,
+      ms,
+      error: error?.code,
+    });
+  }
   core.active--;
   if (core.active === 0) core.onIdle?.();
 }

@@ -106,10 +106,14 @@ export function mergeOptions(file: LbConfigFile, flags: LbFlags): BalancerOption
   const options: BalancerOptions = { ...rest };
   if (flags.backend.length > 0) options.backends = flags.backend;
   if (flags.strategy) options.strategy = flags.strategy as BalancerOptions['strategy'];
-  if (flags.healthPath) {
+  const healthPath = flags.healthPath ?? (file.healthCheck || undefined)?.path;
+  const healthFlags = [flags.healthPath, flags.healthInterval, flags.rise, flags.fall].some(
+    (f) => f !== undefined,
+  );
+  if (healthPath && healthFlags) {
     options.healthCheck = {
       ...(file.healthCheck || {}),
-      path: flags.healthPath,
+      path: healthPath,
       ...(flags.healthInterval !== undefined && { intervalMs: flags.healthInterval }),
       ...(flags.rise !== undefined && { rise: flags.rise }),
       ...(flags.fall !== undefined && { fall: flags.fall }),

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 /** Path of redis-server on PATH, or null. */
 export function findRedisServer(): string | null {
   try {
-    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim() || null;
+    return execFileSync('/bin/sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim() || null;
   } catch {
     return null;
   }

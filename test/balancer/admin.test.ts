@@ -64,6 +64,13 @@ describe('admin API', () => {
     expect([...seen].sort()).toEqual(['a', 'b', 'c']);
 
     expect((await call('POST', '/servers', { url: servers[2]!.url })).status).toBe(409);
+    // A server added drained (still starting) is known but takes nothing until undrained.
+    const starting = await startBackends(['d']);
+    const d = await call('POST', '/servers', { url: starting[0]!.url, id: 'd', draining: true });
+    expect(d.json()).toMatchObject({ id: 'd', state: 'draining' });
+    for (let i = 0; i < 4; i++) expect((await send(`${base}/`)).headers['x-backend']).not.toBe('d');
+    await call('DELETE', '/servers/d');
+    await starting[0]!.stop();
     const drained = await call('POST', '/servers/c/drain?wait=1');
     expect(drained.json()).toMatchObject({ id: 'c', state: 'draining', inFlight: 0 });
     for (let i = 0; i < 4; i++) expect((await send(`${base}/`)).headers['x-backend']).not.toBe('c');

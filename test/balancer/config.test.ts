@@ -73,6 +73,14 @@ describe('options', () => {
     expect(merged.admin).toEqual({ port: 9, host: '127.0.0.1', token: 't' });
   });
 
+  it('health flags refine the config file without repeating the path', () => {
+    const merged = mergeOptions(
+      { healthCheck: { path: '/ready', intervalMs: 500 } },
+      { backend: [], trustedProxy: [], fall: 5 },
+    );
+    expect(merged.healthCheck).toEqual({ path: '/ready', intervalMs: 500, fall: 5 });
+  });
+
   it.each([
     [':8080', { host: '0.0.0.0', port: 8080 }],
     ['127.0.0.1:80', { host: '127.0.0.1', port: 80 }],

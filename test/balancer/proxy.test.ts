@@ -109,4 +109,53 @@ describe('proxying', () => {
     expect(seen).toEqual([expect.objectContaining({ method: 'GET', url: '/observed', status: 200 })]);
     expect(['127.0.0.1']).toContain(seen[0]!.server!.split(':')[0]);
   });
+
+  it('propagates backpressure: a client that stops reading stops the server, nothing piles up', async () => {
+    const { connect } = await import('node:net');
+    const total = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 'z');
+    let written = 0;
+    let ended = false;
+    for (const s of backends) {
+      s.handler = (_req, res) => {
+        res.writeHead(200, { 'content-length': String(total) });
+        const pump = () => {
+          while (written < total) {
+            written += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+          ended = true;
+        };
+        pump();
+      };
+    }
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    socket.pause(); // the client reads nothing for now
+    socket.write('GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    // Wait until the server either finished (the balancer swallowed everything: wrong) or made
+    // no progress over 50 consecutive checks (it waits for the client: right).
+    let last = -1;
+    let still = 0;
+    await waitFor(
+      () => {
+        still = written === last ? still + 1 : 0;
+        last = written;
+        return ended || (written > 0 && still >= 50);
+      },
+      { message: 'the server to finish or stall' },
+    );
+    expect(ended).toBe(false);
+    // Bounded by socket buffers and stream high-water marks, far below the 64 MiB body.
+    expect(written).toBeLessThan(16 * 1024 * 1024);
+    let received = 0;
+    socket.on('data', (d: Buffer) => {
+      received += d.length;
+    });
+    socket.resume();
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(received).toBeGreaterThan(total); // the whole body, plus the response head
+    expect(ended).toBe(true);
+    for (const s of backends) s.handler = undefined;
+  });
 });

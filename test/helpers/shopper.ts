@@ -21,6 +21,8 @@ export class Shopper {
   loggedIn = false;
   requests = 0;
   failed = 0;
+  /** Why requests failed (status and error code, or the exception): the first thing to read when one does. */
+  failures: string[] = [];
   sessionsLost = 0;
   itemsLost = 0;
   lastServer = '';
@@ -42,8 +44,9 @@ export class Shopper {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(15_000),
       });
-    } catch {
+    } catch (error) {
       this.failed++;
+      this.failures.push(`${method} ${path}: ${String((error as Error).cause ?? error)}`);
       return null;
     }
     for (const line of res.headers.getSetCookie()) {
@@ -55,6 +58,9 @@ export class Shopper {
     }
     if (!res.ok) {
       this.failed++;
+      this.failures.push(
+        `${method} ${path}: ${res.status} ${res.headers.get('x-unpinned-error') ?? ''} ${res.headers.get('x-served-by') ?? ''}`,
+      );
       await res.body?.cancel();
       return null;
     }

@@ -87,6 +87,7 @@ describeRedis('unpinned up: the running system', () => {
     const total = (k: 'failed' | 'itemsLost' | 'sessionsLost' | 'requests') =>
       shoppers.reduce((n, s) => n + s[k], 0);
     expect(total('requests')).toBeGreaterThan(100);
+    expect(shoppers.flatMap((s) => s.failures)).toEqual([]);
     expect({
       failed: total('failed'),
       itemsLost: total('itemsLost'),
@@ -109,6 +110,7 @@ describeRedis('unpinned up: the running system', () => {
     })();
     await shop(shoppers, steps);
     await steps;
+    expect(shoppers.flatMap((s) => s.failures)).toEqual([]);
     const failed = shoppers.reduce((n, s) => n + s.failed, 0);
     const lost = shoppers.reduce((n, s) => n + s.itemsLost + s.sessionsLost, 0);
     expect({ failed, lost }).toEqual({ failed: 0, lost: 0 });

@@ -74,20 +74,23 @@ export function borrowClient(client: RedisClientLike): RedisCommander {
 
 /** Create and own a node-redis client for `url`, configured the way the store needs. */
 export function ownClient(url: string, onError: (error: Error) => void): RedisCommander {
-  let client: (NodeRedisClientLike & { connect(): Promise<unknown>; close(): Promise<void> }) | null = null;
+  type Owned = NodeRedisClientLike & { connect(): Promise<unknown>; close(): Promise<void> };
+  let created: Owned | null = null;
+  /** Set once the first connection is up; until then commands wait for it (within their deadline). */
+  let client: Owned | null = null;
   const connected = (async () => {
     const redis = await importRedis();
-    const created = redis.createClient({
+    created = redis.createClient({
       url,
       // Never queue commands while disconnected: a request gets a 503 now rather
       // than a write that lands minutes later, after its answer was sent.
       disableOfflineQueue: true,
       commandOptions: { timeout: 0 },
-    });
+    }) as unknown as Owned;
     // Without a listener, a connection error would crash the process.
-    created.on('error', onError);
-    client = created as unknown as typeof client;
+    (created as unknown as { on(event: 'error', fn: (error: Error) => void): void }).on('error', onError);
     await created.connect();
+    client = created;
   })();
   connected.catch(() => {});
   return {
@@ -95,13 +98,15 @@ export function ownClient(url: string, onError: (error: Error) => void): RedisCo
       if (!client) return connected.then(() => client!.sendCommand(args, NO_CLIENT_TIMEOUT));
       return client.sendCommand(args, NO_CLIENT_TIMEOUT);
     },
+    // While the first connection is being made, commands wait for it rather than
+    // fail: a server that just started is not in an outage.
     get ready() {
       return client === null || client.isReady;
     },
     connected,
     close: async () => {
       await connected.catch(() => {});
-      if (client?.isOpen) await client.close();
+      if (created?.isOpen) await created.close();
     },
   };
 }
