@@ -2,7 +2,10 @@
  * Runs one shop server. Configuration from the environment, as a platform would
  * give it: PORT, SERVER_NAME, and the session store: REDIS_URL for Redis, or
  * UNPINNED_SESSIONS=memory for the old way (sessions in this process: the sticky
- * baseline). Modelled capacity for the lab: MAX_CONCURRENT and SERVICE_MS.
+ * baseline). Beyond one Redis: REDIS_CLUSTER (node URLs, comma-separated) or
+ * REDIS_SENTINEL (`name@host:port,host:port,...`), and REDIS_WAIT_REPLICAS with
+ * REDIS_WAIT_TIMEOUT_MS for the durability option (commits wait for replicas).
+ * Modelled capacity for the lab: MAX_CONCURRENT and SERVICE_MS.
  * Flags override the environment: --port, --name, --sessions memory|redis,
  * --redis <url>, --max-concurrent <n>, --service-ms <ms>.
  */
@@ -27,15 +30,34 @@ const env = process.env;
 const port = Number(values.port ?? env.PORT ?? 3000);
 const serverName = values.name ?? env.SERVER_NAME ?? `shop-${process.pid}`;
 const redisUrl = values.redis ?? env.REDIS_URL;
-const mode = values.sessions ?? env.UNPINNED_SESSIONS ?? (redisUrl ? 'redis' : 'memory');
+const redisConnection = redisUrl
+  ? { url: redisUrl }
+  : env.REDIS_CLUSTER
+    ? { cluster: { rootNodes: env.REDIS_CLUSTER.split(',') } }
+    : env.REDIS_SENTINEL
+      ? { sentinel: parseSentinel(env.REDIS_SENTINEL) }
+      : null;
+const mode = values.sessions ?? env.UNPINNED_SESSIONS ?? (redisConnection ? 'redis' : 'memory');
+const waitReplicas = Number(env.REDIS_WAIT_REPLICAS ?? 0);
+const durability =
+  waitReplicas > 0
+    ? { replicas: waitReplicas, timeoutMs: Number(env.REDIS_WAIT_TIMEOUT_MS ?? 250) }
+    : undefined;
+
+/** `name@host:port,host:port` → the master's name and the Sentinels' URLs. */
+function parseSentinel(value: string): { name: string; sentinels: string[] } {
+  const [name, list = ''] = value.split('@');
+  return { name: name!, sentinels: list.split(',').map((hostPort) => `redis://${hostPort}`) };
+}
 const maxConcurrent = Number(values['max-concurrent'] ?? env.MAX_CONCURRENT ?? 0);
 const serviceMs = Number(values['service-ms'] ?? env.SERVICE_MS ?? 0);
 
 function chooseStore(): SessionStore {
   if (mode === 'memory') return memoryStore({ quiet: true });
-  if (mode === 'redis' && redisUrl) return redisStore({ url: redisUrl });
+  if (mode === 'redis' && redisConnection)
+    return redisStore({ ...redisConnection, ...(durability && { durability }) });
   console.error(
-    `${serverName}: --sessions ${mode} needs a store: set REDIS_URL (or --redis <url>), or use --sessions memory.`,
+    `${serverName}: --sessions ${mode} needs a store: set REDIS_URL (or --redis <url>), REDIS_CLUSTER or REDIS_SENTINEL, or use --sessions memory.`,
   );
   process.exit(2);
 }

@@ -92,7 +92,8 @@ export class RedisServer {
     await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
+        // A Sentinel never says "Ready": it is listening once it monitors its master.
+        if (output.includes(sentinel === undefined ? 'Ready to accept connections' : '+monitor master')) {
           child.stdout?.off('data', onData);
           resolve();
         }
