@@ -1,6 +1,6 @@
 /**
  * Runs one shop server. Configuration from the environment, as a platform would
- * give it: PORT, SERVER_NAME, and the session store: REDIS_URL for Redis, or
+ * give it: PORT, HOST (default 127.0.0.1), SERVER_NAME, and the session store: REDIS_URL for Redis, or
  * UNPINNED_SESSIONS=memory for the old way (sessions in this process: the sticky
  * baseline). Beyond one Redis: REDIS_CLUSTER (node URLs, comma-separated) or
  * REDIS_SENTINEL (`name@host:port,host:port,...`), and REDIS_WAIT_REPLICAS with
@@ -29,6 +29,8 @@ const { values } = parseArgs({
 const env = process.env;
 const port = Number(values.port ?? env.PORT ?? 3000);
 const serverName = values.name ?? env.SERVER_NAME ?? `shop-${process.pid}`;
+// Loopback unless told otherwise (HOST=0.0.0.0 in a container).
+const host = env.HOST ?? '127.0.0.1';
 const redisUrl = values.redis ?? env.REDIS_URL;
 const redisConnection = redisUrl
   ? { url: redisUrl }
@@ -68,7 +70,7 @@ const { app, state } = createShop({
   serverName,
   ...(maxConcurrent > 0 ? { capacity: { maxConcurrent, serviceMs } } : {}),
 });
-const server = app.listen(port, '127.0.0.1', () => {
+const server = app.listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;
   console.log(JSON.stringify({ event: 'listening', server: serverName, port: bound, sessions: mode }));
 });

@@ -43,7 +43,9 @@ describe('balancer configs', () => {
     const plain = haproxyConfig(resolveProxyConfig({ backends, strategy: 'least-connections' }));
     expect(plain).toContain('balance leastconn');
     expect(plain).toContain('http-check send meth GET uri /healthz');
-    expect(plain).toContain('default-server check inter 2000ms rise 2 fall 3 slowstart 10000ms');
+    expect(plain).toContain(
+      'default-server check inter 2000ms rise 2 fall 3 slowstart 10000ms init-addr last,libc,none',
+    );
     expect(plain).toContain('retry-on conn-failure');
     expect(plain).toContain('server app3 [::1]:3002\n');
     expect(plain).not.toMatch(/^\s*cookie /m);
