@@ -1,12 +1,15 @@
 /**
  * Runs one shop server. Configuration from the environment, as a platform would
- * give it: PORT, SERVER_NAME, and the session store: REDIS_URL for Redis,
- * UNPINNED_SESSIONS=sqlite with UNPINNED_SQLITE_PATH for the embedded store
- * (processes on one host share the file), or UNPINNED_SESSIONS=memory for the
- * old way (sessions in this process: the sticky baseline). Modelled capacity for
- * the lab: MAX_CONCURRENT and SERVICE_MS. Flags override the environment:
- * --port, --name, --sessions memory|redis|sqlite, --redis <url>, --sqlite <file>,
- * --max-concurrent <n>, --service-ms <ms>.
+ * give it: PORT, HOST (default 127.0.0.1), SERVER_NAME, and the session store:
+ * REDIS_URL for Redis; beyond one Redis, REDIS_CLUSTER (node URLs,
+ * comma-separated) or REDIS_SENTINEL (`name@host:port,host:port,...`), with
+ * REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS for the durability option
+ * (commits wait for replicas); UNPINNED_SESSIONS=sqlite with UNPINNED_SQLITE_PATH
+ * for the embedded store (processes on one host share the file); or
+ * UNPINNED_SESSIONS=memory for the old way (sessions in this process: the sticky
+ * baseline). Modelled capacity for the lab: MAX_CONCURRENT and SERVICE_MS.
+ * Flags override the environment: --port, --name, --sessions memory|redis|sqlite,
+ * --redis <url>, --sqlite <file>, --max-concurrent <n>, --service-ms <ms>.
  */
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -30,18 +33,39 @@ const { values } = parseArgs({
 const env = process.env;
 const port = Number(values.port ?? env.PORT ?? 3000);
 const serverName = values.name ?? env.SERVER_NAME ?? `shop-${process.pid}`;
+// Loopback unless told otherwise (HOST=0.0.0.0 in a container).
+const host = env.HOST ?? '127.0.0.1';
 const redisUrl = values.redis ?? env.REDIS_URL;
 const sqlitePath = values.sqlite ?? env.UNPINNED_SQLITE_PATH;
-const mode = values.sessions ?? env.UNPINNED_SESSIONS ?? (redisUrl ? 'redis' : 'memory');
+const redisConnection = redisUrl
+  ? { url: redisUrl }
+  : env.REDIS_CLUSTER
+    ? { cluster: { rootNodes: env.REDIS_CLUSTER.split(',') } }
+    : env.REDIS_SENTINEL
+      ? { sentinel: parseSentinel(env.REDIS_SENTINEL) }
+      : null;
+const mode = values.sessions ?? env.UNPINNED_SESSIONS ?? (redisConnection ? 'redis' : 'memory');
+const waitReplicas = Number(env.REDIS_WAIT_REPLICAS ?? 0);
+const durability =
+  waitReplicas > 0
+    ? { replicas: waitReplicas, timeoutMs: Number(env.REDIS_WAIT_TIMEOUT_MS ?? 250) }
+    : undefined;
+
+/** `name@host:port,host:port` → the master's name and the Sentinels' URLs. */
+function parseSentinel(value: string): { name: string; sentinels: string[] } {
+  const [name, list = ''] = value.split('@');
+  return { name: name!, sentinels: list.split(',').map((hostPort) => `redis://${hostPort}`) };
+}
 const maxConcurrent = Number(values['max-concurrent'] ?? env.MAX_CONCURRENT ?? 0);
 const serviceMs = Number(values['service-ms'] ?? env.SERVICE_MS ?? 0);
 
 function chooseStore(): SessionStore {
   if (mode === 'memory') return memoryStore({ quiet: true });
-  if (mode === 'redis' && redisUrl) return redisStore({ url: redisUrl });
+  if (mode === 'redis' && redisConnection)
+    return redisStore({ ...redisConnection, ...(durability && { durability }) });
   if (mode === 'sqlite' && sqlitePath) return sqliteStore({ path: sqlitePath });
   console.error(
-    `${serverName}: --sessions ${mode} needs a store: set REDIS_URL (--redis <url>) or UNPINNED_SQLITE_PATH (--sqlite <file>), or use --sessions memory.`,
+    `${serverName}: --sessions ${mode} needs a store: set REDIS_URL (--redis <url>), REDIS_CLUSTER or REDIS_SENTINEL, or UNPINNED_SQLITE_PATH (--sqlite <file>), or use --sessions memory.`,
   );
   process.exit(2);
 }
@@ -56,7 +80,7 @@ const { app, state } = createShop({
   serverName,
   ...(maxConcurrent > 0 ? { capacity: { maxConcurrent, serviceMs } } : {}),
 });
-const server = app.listen(port, '127.0.0.1', () => {
+const server = app.listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;
   console.log(JSON.stringify({ event: 'listening', server: serverName, port: bound, sessions: mode }));
 });

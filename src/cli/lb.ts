@@ -35,12 +35,12 @@ interface LbFlags {
   maxHeader?: number;
 }
 
-const int = (name: string) => (value: string) => {
+export const int = (name: string) => (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw invalidOption(name, 'a non-negative integer', value);
   return n;
 };
-const collect = (value: string, previous: string[]) => [...previous, value];
+export const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerLb(program: Command): void {
   program

@@ -43,6 +43,8 @@ export const errorCodes = {
     '`session.increment()` was called on a key that holds something other than a number. Use a key that only `increment()` writes.',
   UNPINNED_ERR_SESSION_ENDED:
     'The session was destroyed, revoked or expired while this request ran (a logout elsewhere), so an atomic change to it was not saved. Treat the user as logged out.',
+  UNPINNED_ERR_NOT_REPLICATED:
+    "With the Redis store's `durability` option, a write reached the master but fewer replicas than required acknowledged it (WAIT) in time. Adapters answer 503 with Retry-After. The write is on the master and may be lost if it fails over now. Check that the replicas are up and connected, or lower `durability.replicas`.",
   UNPINNED_ERR_MISSING_DEPENDENCY:
     'An optional dependency is not installed (the message names it). Install it with npm, or use a part of unpinned that does not need it.',
   UNPINNED_ERR_INVALID_OPTION:

@@ -3,19 +3,16 @@
  * belongs to the machine), its own temp directory, stopped on request. Used by
  * the test harness, the benchmarks and the running system (`unpinned up`).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findBinary } from './binaries.js';
 
 /** Path of redis-server on PATH, or null. */
 export function findRedisServer(): string | null {
-  try {
-    return execFileSync('/bin/sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
+  return findBinary('redis-server');
 }
 
 const redisBinary = findRedisServer();
@@ -38,6 +35,8 @@ export interface RedisServerOptions {
   /** Keep data across `restart()` (an RDB snapshot written on shutdown). */
   persist?: boolean;
   extraArgs?: string[];
+  /** Run as a Sentinel with this configuration (Sentinel rewrites its file, so it gets its own). */
+  sentinelConfig?: string;
 }
 
 export class RedisServer {
@@ -68,17 +67,19 @@ export class RedisServer {
   }
 
   async #spawn(): Promise<void> {
+    const sentinel = this.#options.sentinelConfig;
+    if (sentinel !== undefined) writeFileSync(join(this.dir, 'sentinel.conf'), sentinel);
     const args = [
+      ...(sentinel === undefined ? [] : [join(this.dir, 'sentinel.conf'), '--sentinel']),
       '--port',
       String(this.port),
       '--bind',
       '127.0.0.1',
       '--dir',
       this.dir,
-      '--save',
-      this.#options.persist ? '3600 1' : '',
-      '--appendonly',
-      'no',
+      ...(sentinel === undefined
+        ? ['--save', this.#options.persist ? '3600 1' : '', '--appendonly', 'no']
+        : []),
       '--daemonize',
       'no',
       '--protected-mode',
@@ -91,7 +92,8 @@ export class RedisServer {
     await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
+        // A Sentinel never says "Ready": it is listening once it monitors its master.
+        if (output.includes(sentinel === undefined ? 'Ready to accept connections' : '+monitor master')) {
           child.stdout?.off('data', onData);
           resolve();
         }
@@ -106,13 +108,22 @@ export class RedisServer {
   }
 
   /** Graceful stop (SIGTERM: Redis saves its snapshot first when persist is on). */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.#end('SIGTERM');
+  }
+
+  /** Crash the server (SIGKILL): no snapshot, no goodbye to clients or replicas. */
+  kill(): Promise<void> {
+    return this.#end('SIGKILL');
+  }
+
+  async #end(signal: NodeJS.Signals): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     this.#child = null;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGCONT');
-    child.kill('SIGTERM');
+    child.kill(signal);
     await exited;
   }
 

@@ -52,9 +52,37 @@ describeRedis('redis store', () => {
 
   describe('options', () => {
     it('refuses to guess between a url and a client', () => {
-      expect(() => redisStore({})).toThrow(/UNPINNED|url \/ client/);
+      expect(() => redisStore({})).toThrow(/url \/ cluster \/ sentinel \/ client/);
       expect(() => redisStore({ url: server.url, client: resp3.client! })).toThrow(/exactly one/);
+      expect(() => redisStore({ url: server.url, cluster: { rootNodes: [server.url] } })).toThrow(
+        /exactly one.*url, cluster/,
+      );
       expect(() => redisStore({ url: server.url, commandTimeout: 0 })).toThrow(/commandTimeout/);
+    });
+
+    it('checks the durability option: at least one replica, a WAIT shorter than the command deadline', () => {
+      const url = server.url;
+      expect(() => redisStore({ url, durability: { replicas: 0, timeoutMs: 100 } })).toThrow(
+        /durability.replicas/,
+      );
+      expect(() =>
+        redisStore({ url, commandTimeout: 300, durability: { replicas: 1, timeoutMs: 300 } }),
+      ).toThrow(/durability.timeoutMs.*1 to 299/);
+      expect(() => redisStore({ url, durability: { replicas: 1, timeoutMs: 0 } })).toThrow(
+        /durability.timeoutMs/,
+      );
+    });
+
+    it('fails a durable write that no replica acknowledged, though the master has it', async () => {
+      const store = redisStore({ client: resp3.client!, durability: { replicas: 1, timeoutMs: 20 } });
+      const id = sessionIdOf(generateToken());
+      const error = await store.write(id, createWrite(Date.now(), { a: 1 })).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'UNPINNED_ERR_NOT_REPLICATED',
+        statusCode: 503,
+        headers: { 'retry-after': '1' },
+      });
+      expect((await store.load(id))!.data.get('a')).toBe('1');
     });
 
     it('keys sessions under its prefix, by the hash of the token', async () => {

@@ -26,6 +26,14 @@ export function borrowIoredis(client: IoredisClientLike): RedisCommander {
   return {
     // On a cluster, ioredis routes by the command's key itself.
     send: (_key, args) => client.call(args[0]!, args.slice(1)),
+    // ioredis writes commands in call order on one connection (per node on a
+    // cluster, where both route by the same key's node only for the write: WAIT
+    // has no key, so durability on an ioredis cluster is not supported).
+    sendThenWait: (_key, args, replicas, timeoutMs) =>
+      Promise.all([
+        client.call(args[0]!, args.slice(1)),
+        client.call('WAIT', [String(replicas), String(timeoutMs)]),
+      ]),
     // With its default offline queue, ioredis would hold commands while
     // disconnected and send them minutes later; checking status fails fast instead.
     get ready() {

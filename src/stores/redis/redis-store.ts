@@ -16,15 +16,29 @@ import type {
   StoredSession,
   WriteResult,
 } from '../../session/store.js';
-import { borrowClient, ownClient, type RedisClientLike, type RedisCommander } from './commander.js';
+import { borrowClient, type RedisClientLike, type RedisCommander } from './commander.js';
 import { DeadlineQueue, timeoutError } from './deadline.js';
+import { checkDurability, notReplicated } from './durability.js';
+import { ownClient, type RedisConnection } from './own-client.js';
 import { DESTROY, DESTROY_FOR_USER, INCREMENT, INDEX_ADD, type Script, TOUCH, WRITE } from './scripts.js';
 
 export interface RedisStoreOptions {
   /** Connection URL; the store creates, configures and owns the client. */
   url?: string;
-  /** A node-redis 6 client (or cluster), or an ioredis 5 client, the app already has and connected; the app keeps ownership. */
+  /** Redis Cluster: a few node URLs; the store creates and owns a cluster client. */
+  cluster?: { rootNodes: string[] };
+  /** Redis with Sentinel: the master's name and Sentinel URLs; the store follows failovers. */
+  sentinel?: { name: string; sentinels: string[] };
+  /** A node-redis 6 client, cluster or sentinel, or an ioredis 5 client, the app already has and connected; the app keeps ownership. */
   client?: RedisClientLike;
+  /**
+   * Make every write wait until `replicas` replicas have it (Redis WAIT), for at
+   * most `timeoutMs` (less than `commandTimeout`). A write that fewer replicas
+   * acknowledged fails with UNPINNED_ERR_NOT_REPLICATED (503): it reached the
+   * master but may be lost if the master fails now. Default: off (asynchronous
+   * replication; a failover can lose the last writes).
+   */
+  durability?: { replicas: number; timeoutMs: number };
   /** Prefix of every key the store writes. Default `unpinned:`. */
   prefix?: string;
   /** Milliseconds a command may take before the request fails with 503. Default 500. */
@@ -40,25 +54,24 @@ export class RedisStore implements SessionStore {
   readonly #deadlines: DeadlineQueue;
   readonly #sessionPrefix: string;
   readonly #userPrefix: string;
+  readonly #durability: { replicas: number; timeoutMs: number } | null;
 
   constructor(options: RedisStoreOptions) {
-    if (!options || (options.url === undefined) === (options.client === undefined)) {
-      throw invalidOption(
-        'url / client',
-        'exactly one of `url` or `client`',
-        options?.url ?? options?.client,
-      );
+    const sources = CONNECTIONS.filter((name) => options?.[name] !== undefined);
+    if (sources.length !== 1) {
+      throw invalidOption(CONNECTIONS.join(' / '), 'exactly one of them', sources.join(', ') || undefined);
     }
     const timeout = options.commandTimeout ?? 500;
     if (!(timeout > 0 && Number.isFinite(timeout)))
       throw invalidOption('commandTimeout', 'milliseconds > 0', timeout);
+    this.#durability = checkDurability(options.durability, timeout);
     const prefix = options.prefix ?? 'unpinned:';
     this.#sessionPrefix = `${prefix}s:`;
     this.#userPrefix = `${prefix}u:`;
     this.#deadlines = new DeadlineQueue(timeout);
     this.#redis = options.client
       ? borrowClient(options.client)
-      : ownClient(options.url!, options.onError ?? warnOncePerOutage());
+      : ownClient(connectionOf(options), options.onError ?? warnOncePerOutage());
   }
 
   /** Resolves when the store's own connection is up (a borrowed client is assumed ready). */
@@ -94,13 +107,13 @@ export class RedisStore implements SessionStore {
     // listing prunes; the other order could leave a bound session that
     // "log out everywhere" cannot find.
     if (typeof write.userId === 'string') {
-      await this.#eval(INDEX_ADD, this.userKey(write.userId), [
+      await this.#write(INDEX_ADD, this.userKey(write.userId), [
         String(write.absoluteExpiresAt),
         id,
         String(write.now),
       ]);
     }
-    const reply = await this.#eval(WRITE, key, writeArgs(write));
+    const reply = await this.#write(WRITE, key, writeArgs(write));
     if (reply === 1) return { status: 'ok' };
     if (reply === 0) return { status: 'gone' };
     if (reply === -1) return { status: 'exists' };
@@ -112,7 +125,7 @@ export class RedisStore implements SessionStore {
   }
 
   async increment(id: string, key: string, by: number): Promise<IncrementResult> {
-    const [code, text] = (await this.#eval(INCREMENT, this.sessionKey(id), [key, String(by)])) as [
+    const [code, text] = (await this.#write(INCREMENT, this.sessionKey(id), [key, String(by)])) as [
       number,
       string?,
     ];
@@ -127,7 +140,7 @@ export class RedisStore implements SessionStore {
 
   async destroy(id: string, options: { graceMs?: number } = {}): Promise<boolean> {
     const grace = String(Math.max(0, Math.ceil(options.graceMs ?? 0)));
-    const [existed, userId] = (await this.#eval(DESTROY, this.sessionKey(id), [grace])) as [number, string];
+    const [existed, userId] = (await this.#write(DESTROY, this.sessionKey(id), [grace])) as [number, string];
     if (userId) await this.#unindex(userId, id);
     return existed === 1;
   }
@@ -156,7 +169,7 @@ export class RedisStore implements SessionStore {
   }
 
   async destroyForUser(userId: string, id: string): Promise<boolean> {
-    const done = (await this.#eval(DESTROY_FOR_USER, this.sessionKey(id), [userId])) === 1;
+    const done = (await this.#write(DESTROY_FOR_USER, this.sessionKey(id), [userId])) === 1;
     await this.#unindex(userId, id);
     return done;
   }
@@ -169,7 +182,7 @@ export class RedisStore implements SessionStore {
       (id) => id !== options.except,
     );
     const results = await Promise.all(
-      ids.map((id) => this.#eval(DESTROY_FOR_USER, this.sessionKey(id), [userId])),
+      ids.map((id) => this.#write(DESTROY_FOR_USER, this.sessionKey(id), [userId])),
     );
     if (ids.length > 0) await this.#send(indexKey, ['ZREM', indexKey, ...ids]);
     return results.filter((r) => r === 1).length;
@@ -185,17 +198,40 @@ export class RedisStore implements SessionStore {
     await this.#send(indexKey, ['ZREM', indexKey, id]).catch(() => {});
   }
 
-  async #eval(script: Script, key: string, args: string[]): Promise<unknown> {
+  async #eval<T = unknown>(
+    script: Script,
+    key: string,
+    args: string[],
+    send = (command: string[]) => this.#send(key, command) as Promise<T>,
+  ): Promise<T> {
     try {
-      return await this.#send(key, ['EVALSHA', script.sha, '1', key, ...args]);
+      return await send(['EVALSHA', script.sha, '1', key, ...args]);
     } catch (error) {
       // Scripts vanish when Redis restarts or fails over: send the source once.
       if (!isNoScript(error)) throw error;
-      return this.#send(key, ['EVAL', script.source, '1', key, ...args]);
+      return send(['EVAL', script.source, '1', key, ...args]);
     }
   }
 
-  #send(key: string, args: string[]): Promise<unknown> {
+  /** A script that changes data: with durability on, it returns only once replicas have it. */
+  async #write(script: Script, key: string, args: string[]): Promise<unknown> {
+    const durability = this.#durability;
+    if (!durability) return this.#eval(script, key, args);
+    const { replicas, timeoutMs } = durability;
+    const [reply, acked] = await this.#eval(
+      script,
+      key,
+      args,
+      (command) =>
+        this.#send(key, command, () =>
+          this.#redis.sendThenWait(key, command, replicas, timeoutMs),
+        ) as Promise<[unknown, unknown]>,
+    );
+    if (!(Number(acked) >= replicas)) throw notReplicated(Number(acked), replicas, timeoutMs);
+    return reply;
+  }
+
+  #send(key: string, args: string[], call = () => this.#redis.send(key, args)): Promise<unknown> {
     if (!this.#redis.ready) {
       return Promise.reject(storeUnavailable(`Redis ${args[0]}`, new Error('Redis connection is down')));
     }
@@ -204,7 +240,7 @@ export class RedisStore implements SessionStore {
       const deadline = this.#deadlines.start(() =>
         reject(storeUnavailable(`Redis ${args[0]}`, timeoutError(args[0]!, this.#deadlines.timeoutMs))),
       );
-      this.#redis.send(key, args).then(
+      call().then(
         (reply) => {
           if (deadline.done) return;
           deadline.done = true;
@@ -218,6 +254,14 @@ export class RedisStore implements SessionStore {
       );
     });
   }
+}
+
+const CONNECTIONS = ['url', 'cluster', 'sentinel', 'client'] as const;
+
+function connectionOf(options: RedisStoreOptions): RedisConnection {
+  if (options.cluster) return { cluster: options.cluster };
+  if (options.sentinel) return { sentinel: options.sentinel };
+  return { url: options.url! };
 }
 
 function writeArgs(write: SessionWrite): string[] {
