@@ -10,6 +10,7 @@ import { afterEach, expect, it } from 'vitest';
 import { controlFile } from '../../src/cli/system.js';
 import type { SystemStatus } from '../../src/system/supervisor.js';
 import { describeRedis, freePort } from '../helpers/redis-server.js';
+import { Shopper } from '../helpers/shopper.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'index.js');
@@ -84,5 +85,47 @@ describeRedis('unpinned up (the command)', () => {
       (e: { stderr: string }) => e,
     );
     expect((after as { stderr: string }).stderr).toMatch(/No system is running on port/);
+  });
+
+  it('runs the quick start on the embedded SQLite store where redis-server is not installed', async () => {
+    const port = await freePort();
+    let output = '';
+    // A PATH without redis-server: what a fresh machine looks like.
+    child = spawn(process.execPath, [cli, 'up', '--port', String(port), '--servers', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: '/nonexistent' },
+    });
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d;
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d;
+    });
+    await waitFor(() => output.includes('Ctrl-C stops everything'), {
+      timeoutMs: 30_000,
+      what: 'unpinned up to start',
+    });
+    expect(output).toContain('using the embedded SQLite store');
+    expect(output).toMatch(/store {5}sqlite {2}\/.*sessions\.db/);
+
+    const ann = new Shopper(`http://127.0.0.1:${port}`, 'ann');
+    await ann.login();
+    for (const sku of ['tea', 'mug', 'tea']) await ann.add(sku);
+    const status = JSON.parse(
+      (await run(process.execPath, [cli, 'status', '--port', String(port), '--json'])).stdout,
+    ) as SystemStatus;
+    const victim = ann.lastServer;
+    await run(process.execPath, [cli, 'kill', victim, '--port', String(port)]);
+    const after = await ann.look();
+    expect(after).toMatchObject({ user: 'ann', cart: { tea: 2, mug: 1 } });
+    expect(after!.server).not.toBe(victim);
+    expect(ann).toMatchObject({ failed: 0, sessionsLost: 0, itemsLost: 0 });
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    child = null;
+    expect(status.servers.map((s) => s.pid!).filter(alive)).toEqual([]);
+    expect(existsSync(status.dir!)).toBe(false);
   });
 });
