@@ -30,23 +30,29 @@ const alive = (pid: number) => {
   }
 };
 
+/** Start `unpinned up` with two servers as a child process; resolves with its output once it is up. */
+async function startUp(port: number, env: Record<string, string> = {}): Promise<string> {
+  let output = '';
+  child = spawn(process.execPath, [cli, 'up', '--port', String(port), '--servers', '2'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const collect = (d: Buffer) => {
+    output += d;
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  await waitFor(() => output.includes('Ctrl-C stops everything'), {
+    timeoutMs: 30_000,
+    what: 'unpinned up to start',
+  });
+  return output;
+}
+
 describeRedis('unpinned up (the command)', () => {
   it('starts, answers the verbs, and leaves nothing behind after Ctrl-C', async () => {
     const port = await freePort();
-    let output = '';
-    child = spawn(process.execPath, [cli, 'up', '--port', String(port), '--servers', '2'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => {
-      output += d;
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      output += d;
-    });
-    await waitFor(() => output.includes('Ctrl-C stops everything'), {
-      timeoutMs: 30_000,
-      what: 'unpinned up to start',
-    });
+    const output = await startUp(port);
     expect(output).toContain(`balancer  http://127.0.0.1:${port}`);
 
     const status = JSON.parse(
@@ -72,7 +78,7 @@ describeRedis('unpinned up (the command)', () => {
     expect(existsSync(redisDir) && existsSync(systemDir)).toBe(true);
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
+    child!.kill('SIGINT');
     expect(await exited).toBe(0);
     child = null;
     expect(pids.filter(alive)).toEqual([]);
@@ -89,22 +95,8 @@ describeRedis('unpinned up (the command)', () => {
 
   it('runs the quick start on the embedded SQLite store where redis-server is not installed', async () => {
     const port = await freePort();
-    let output = '';
     // A PATH without redis-server: what a fresh machine looks like.
-    child = spawn(process.execPath, [cli, 'up', '--port', String(port), '--servers', '2'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PATH: '/nonexistent' },
-    });
-    child.stdout!.on('data', (d: Buffer) => {
-      output += d;
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      output += d;
-    });
-    await waitFor(() => output.includes('Ctrl-C stops everything'), {
-      timeoutMs: 30_000,
-      what: 'unpinned up to start',
-    });
+    const output = await startUp(port, { PATH: '/nonexistent' });
     expect(output).toContain('using the embedded SQLite store');
     expect(output).toMatch(/store {5}sqlite {2}\/.*sessions\.db/);
 
@@ -122,7 +114,7 @@ describeRedis('unpinned up (the command)', () => {
     expect(ann).toMatchObject({ failed: 0, sessionsLost: 0, itemsLost: 0 });
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
+    child!.kill('SIGINT');
     expect(await exited).toBe(0);
     child = null;
     expect(status.servers.map((s) => s.pid!).filter(alive)).toEqual([]);
