@@ -16,9 +16,6 @@ import {
   wrapStore,
 } from '../helpers/sessions.js';
 
-const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
-
 for (const kind of storeKinds()) {
   describe(`session core on ${kind.name}`, () => {
     const setup = (options: Parameters<typeof manager>[2] = {}) => {
