@@ -47,6 +47,12 @@ describeRedis('unpinned up (the command)', () => {
       what: 'unpinned up to start',
     });
     expect(output).toContain(`balancer  http://127.0.0.1:${port}`);
+    // The dashboard is served by the control API, at the address printed.
+    const dashboardUrl = /dashboard (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1];
+    expect(dashboardUrl).toBeDefined();
+    const page = await fetch(dashboardUrl!);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('<script type="module" src="/dashboard.js">');
 
     const status = JSON.parse(
       (await run(process.execPath, [cli, 'status', '--port', String(port), '--json'])).stdout,

@@ -1,0 +1,196 @@
+/// <reference lib="dom" />
+/**
+ * The dashboard in a real browser (Debian's chromium, driven by playwright-core) over a real
+ * system of three shop servers: start traffic from the page, watch three servers take requests,
+ * press Kill on one, see it marked down and its traffic move to the others while no session is
+ * lost. Screenshots go to test-results/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboard } from '../../src/dashboard/index.js';
+import { startControl } from '../../src/system/control.js';
+import { System } from '../../src/system/supervisor.js';
+import { findRedisServer } from '../helpers/redis-server.js';
+
+const chromiumPath = '/usr/bin/chromium';
+const shots = join(import.meta.dirname, '..', '..', 'test-results');
+const canRun = existsSync(chromiumPath) && findRedisServer() !== null;
+if (!canRun && process.env.CI === 'true') {
+  throw new Error(`CI=true but ${chromiumPath} or redis-server is missing: .ci/run must install them.`);
+}
+if (!canRun) {
+  console.warn(
+    `\n!!! SKIPPING the dashboard browser test: ${chromiumPath} or redis-server is missing (apt-get install -y chromium redis-server). !!!\n`,
+  );
+}
+
+let system: System;
+let control: Server;
+let url: string;
+let browser: Browser;
+
+describe.skipIf(!canRun)('the dashboard in a browser', () => {
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    system = new System({ servers: 3, port: 0 });
+    await system.start();
+    const c = await startControl(system, 0, dashboard(system));
+    control = c.server;
+    url = `${c.url}/`;
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    control?.closeAllConnections();
+    await new Promise((resolve) => (control ? control.close(resolve) : resolve(null)));
+    await system?.stop();
+  });
+
+  /** What the page shows for one server. */
+  const card = (page: Page, name: string) =>
+    page.$eval(`li[data-server="${name}"]`, (li) => ({
+      state: (li as HTMLElement).dataset.state,
+      rps: Number((li as HTMLElement).dataset.rps),
+      requests: Number((li as HTMLElement).dataset.requests),
+    }));
+
+  it('shows traffic on three servers, a kill, the traffic moving, and no session lost', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    await page.goto(url);
+    await page.waitForSelector('li[data-server="app-3"][data-state="up"]', { timeout: 15_000 });
+
+    // Start the traffic from the keyboard: Enter in the form submits it.
+    await page.fill('#users', '12');
+    await page.fill('#rate', '60');
+    await page.fill('#max-requests', '6000');
+    await page.fill('#seconds', '120');
+    await page.focus('#users');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      () =>
+        ['app-1', 'app-2', 'app-3'].every(
+          (n) => Number(document.querySelector<HTMLElement>(`li[data-server="${n}"]`)?.dataset.rps) > 0,
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await page.textContent('#traffic-state')).toMatch(/^running: 12 users/);
+    await page.screenshot({ path: join(shots, 'dashboard-1-traffic.png'), fullPage: true });
+
+    const before = { a: await card(page, 'app-1'), c: await card(page, 'app-3') };
+    await page.getByRole('button', { name: 'Kill app-2 (SIGKILL, a crash)' }).click();
+    await page.waitForSelector('li[data-server="app-2"][data-state="down"]', { timeout: 15_000 });
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('#log li')].some((li) => /kill app-2: done/.test(li.textContent ?? '')),
+      undefined,
+      { timeout: 15_000 },
+    );
+    // Its traffic moves to the others: app-2 takes nothing more, app-1 and app-3 keep counting.
+    await page.waitForFunction(
+      ({ a, c }) => {
+        const get = (n: string) => document.querySelector<HTMLElement>(`li[data-server="${n}"]`)!.dataset;
+        return (
+          Number(get('app-2').rps) === 0 &&
+          Number(get('app-1').requests) > a + 100 &&
+          Number(get('app-3').requests) > c + 100
+        );
+      },
+      { a: before.a.requests, c: before.c.requests },
+      { timeout: 30_000 },
+    );
+    const frozen = (await card(page, 'app-2')).requests;
+    await page.waitForFunction(
+      (n) =>
+        Number(document.querySelector<HTMLElement>('li[data-server="app-1"]')!.dataset.requests) > n + 50,
+      (await card(page, 'app-1')).requests,
+      { timeout: 30_000 },
+    );
+    expect((await card(page, 'app-2')).requests).toBe(frozen);
+    expect((await card(page, 'app-1')).rps).toBeGreaterThan(0);
+    expect((await card(page, 'app-3')).rps).toBeGreaterThan(0);
+    // The oracle of the synthetic customers: every session survived the crash.
+    expect(Number(await page.textContent('#traffic-requests'))).toBeGreaterThan(300);
+    expect(await page.textContent('#sessions-lost')).toBe('0');
+    expect(await page.textContent('#items-lost')).toBe('0');
+    expect(await page.textContent('#store')).toMatch(/^redis up/);
+    await page.screenshot({ path: join(shots, 'dashboard-2-after-kill.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Stop traffic' }).click();
+    await page.waitForFunction(
+      () => /^stopped/.test(document.querySelector('#traffic-state')?.textContent ?? ''),
+      undefined,
+      {
+        timeout: 15_000,
+      },
+    );
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('fits a phone screen and can be driven from the keyboard', async () => {
+    const page = await browser.newPage({
+      viewport: { width: 375, height: 812 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url);
+    await page.waitForSelector('li[data-server="app-1"]', { timeout: 15_000 });
+    // No sideways scrolling on a phone.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    // Tab reaches the actions, and the focused one is visibly outlined.
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement?.id === 'add');
+    }
+    expect(reached).toBe(true);
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe('solid');
+    // Every control has a name a screen reader can say.
+    const unnamed = await page.$$eval(
+      'button, input, select',
+      (els) =>
+        els.filter(
+          (e) =>
+            !(
+              e.getAttribute('aria-label') ||
+              e.textContent?.trim() ||
+              (e as HTMLInputElement).labels?.length
+            ),
+        ).length,
+    );
+    expect(unnamed).toBe(0);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#servers li').length === 4, undefined, {
+      timeout: 30_000,
+    });
+    await page.screenshot({ path: join(shots, 'dashboard-3-phone.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
