@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dashboard } from '../../src/dashboard/index.js';
 import { startControl } from '../../src/system/control.js';
 import { System } from '../../src/system/supervisor.js';
@@ -29,17 +29,11 @@ if (!canRun) {
 
 let system: System;
 let control: Server;
-let url: string;
 let browser: Browser;
 
 describe.skipIf(!canRun)('the dashboard in a browser', () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    system = new System({ servers: 3, port: 0 });
-    await system.start();
-    const c = await startControl(system, 0, dashboard(system));
-    control = c.server;
-    url = `${c.url}/`;
     browser = await chromium.launch({
       executablePath: chromiumPath,
       args: [
@@ -54,12 +48,71 @@ describe.skipIf(!canRun)('the dashboard in a browser', () => {
     });
   });
 
-  afterAll(async () => {
-    await browser?.close();
+  afterEach(async () => {
     control?.closeAllConnections();
     await new Promise((resolve) => (control ? control.close(resolve) : resolve(null)));
     await system?.stop();
   });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  /** A system of three shop servers with its dashboard; the page that shows it, watched for errors. */
+  async function open(options: {
+    sticky?: boolean;
+    viewport?: { width: number; height: number };
+    phone?: boolean;
+  }) {
+    system = new System({ servers: 3, port: 0, sticky: options.sticky ?? false });
+    await system.start();
+    const c = await startControl(system, 0, dashboard(system));
+    control = c.server;
+    const page = await browser.newPage({
+      viewport: options.viewport ?? { width: 1280, height: 900 },
+      ...(options.phone ? { isMobile: true, hasTouch: true } : {}),
+    });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    await page.goto(`${c.url}/`);
+    await page.waitForSelector('li[data-server="app-3"][data-state="up"]', { timeout: 15_000 });
+    return { page, problems };
+  }
+
+  /** Start traffic from the page's form, from the keyboard (Enter in a field submits it). */
+  async function startTraffic(page: Page, users: number) {
+    await page.fill('#users', String(users));
+    await page.fill('#rate', '60');
+    await page.fill('#max-requests', '6000');
+    await page.fill('#seconds', '120');
+    await page.focus('#users');
+    await page.keyboard.press('Enter');
+  }
+
+  /** Stop the traffic with its button and wait until the page says it stopped. */
+  async function stopTraffic(page: Page) {
+    await page.getByRole('button', { name: 'Stop traffic' }).click();
+    await page.waitForFunction(
+      () => /^stopped/.test(document.querySelector('#traffic-state')?.textContent ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
+  }
+
+  /** Wait until every server has answered at least `n` requests, as the page shows it. */
+  const everyServerServed = (page: Page, n: number) =>
+    page.waitForFunction(
+      (min) =>
+        ['app-1', 'app-2', 'app-3'].every((name) => {
+          const data = document.querySelector<HTMLElement>(`li[data-server="${name}"]`)?.dataset;
+          return Number(data?.requests) >= min && Number(data?.rps) > 0;
+        }),
+      n,
+      { timeout: 30_000 },
+    );
 
   /** What the page shows for one server. */
   const card = (page: Page, name: string) =>
@@ -70,30 +123,9 @@ describe.skipIf(!canRun)('the dashboard in a browser', () => {
     }));
 
   it('shows traffic on three servers, a kill, the traffic moving, and no session lost', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    await page.goto(url);
-    await page.waitForSelector('li[data-server="app-3"][data-state="up"]', { timeout: 15_000 });
-
-    // Start the traffic from the keyboard: Enter in the form submits it.
-    await page.fill('#users', '12');
-    await page.fill('#rate', '60');
-    await page.fill('#max-requests', '6000');
-    await page.fill('#seconds', '120');
-    await page.focus('#users');
-    await page.keyboard.press('Enter');
-    await page.waitForFunction(
-      () =>
-        ['app-1', 'app-2', 'app-3'].every(
-          (n) => Number(document.querySelector<HTMLElement>(`li[data-server="${n}"]`)?.dataset.rps) > 0,
-        ),
-      undefined,
-      { timeout: 20_000 },
-    );
+    const { page, problems } = await open({});
+    await startTraffic(page, 12);
+    await everyServerServed(page, 60);
     expect(await page.textContent('#traffic-state')).toMatch(/^running: 12 users/);
     await page.screenshot({ path: join(shots, 'dashboard-1-traffic.png'), fullPage: true });
 
@@ -136,31 +168,13 @@ describe.skipIf(!canRun)('the dashboard in a browser', () => {
     expect(await page.textContent('#store')).toMatch(/^redis up/);
     await page.screenshot({ path: join(shots, 'dashboard-2-after-kill.png'), fullPage: true });
 
-    await page.getByRole('button', { name: 'Stop traffic' }).click();
-    await page.waitForFunction(
-      () => /^stopped/.test(document.querySelector('#traffic-state')?.textContent ?? ''),
-      undefined,
-      {
-        timeout: 15_000,
-      },
-    );
+    await stopTraffic(page);
     expect(problems).toEqual([]);
     await page.close();
   });
 
   it('fits a phone screen and can be driven from the keyboard', async () => {
-    const page = await browser.newPage({
-      viewport: { width: 375, height: 812 },
-      isMobile: true,
-      hasTouch: true,
-    });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
-    await page.goto(url);
-    await page.waitForSelector('li[data-server="app-1"]', { timeout: 15_000 });
+    const { page, problems } = await open({ viewport: { width: 375, height: 812 }, phone: true });
     // No sideways scrolling on a phone.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     // Tab reaches the actions, and the focused one is visibly outlined.
@@ -190,6 +204,27 @@ describe.skipIf(!canRun)('the dashboard in a browser', () => {
       timeout: 30_000,
     });
     await page.screenshot({ path: join(shots, 'dashboard-3-phone.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('under --sticky, shows the sessions lost when the server holding them crashes', async () => {
+    const { page, problems } = await open({ sticky: true });
+    expect(await page.textContent('#mode')).toMatch(/^sticky baseline/);
+    await startTraffic(page, 12);
+    await everyServerServed(page, 20);
+    await page.getByRole('button', { name: 'Kill app-1 (SIGKILL, a crash)' }).click();
+    await page.waitForFunction(
+      () => Number(document.querySelector('#sessions-lost')?.textContent) > 0,
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
+    const lostLine = await page.waitForSelector('#log li.lost', { timeout: 15_000 });
+    expect(await lostLine.textContent()).toMatch(/\d+ sessions? lost/);
+    await page.screenshot({ path: join(shots, 'dashboard-4-sticky-lost.png'), fullPage: true });
+    await stopTraffic(page);
     expect(problems).toEqual([]);
     await page.close();
   });
