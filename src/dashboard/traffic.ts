@@ -60,6 +60,13 @@ export function trafficOptions(body: Record<string, unknown>): TrafficOptions {
   return options;
 }
 
+/** Each user's share of the requests: proportional to 1 / (i + 1)^(2 × skew), adding up to 1. */
+export function trafficShares(users: number, skew: number): number[] {
+  const weights = Array.from({ length: users }, (_, i) => 1 / (i + 1) ** (2 * skew));
+  const total = weights.reduce((a, b) => a + b, 0);
+  return weights.map((w) => w / total);
+}
+
 export class Traffic {
   readonly stats: TrafficStats;
   readonly done: Promise<void>;
@@ -79,13 +86,11 @@ export class Traffic {
     };
     // Every request in flight listens to the stop signal: one listener per user.
     setMaxListeners(options.users + 10, this.#abort.signal);
-    const weights = Array.from({ length: options.users }, (_, i) => 1 / (i + 1) ** (2 * options.skew));
-    const total = weights.reduce((a, b) => a + b, 0);
     // Users get distinct names per run, so a new run never inherits an old run's carts.
     const run = this.stats.startedAt.toString(36);
-    const customers = weights.map((w, i) => ({
+    const customers = trafficShares(options.users, options.skew).map((share, i) => ({
       customer: new Customer(base, `load-${run}-${i + 1}`, this.stats),
-      intervalMs: 1000 / (options.rate * (w / total)),
+      intervalMs: 1000 / (options.rate * share),
     }));
     const timer = setTimeout(() => this.#finish('time'), options.seconds * 1000);
     this.done = Promise.all(customers.map((c) => this.#run(c.customer, c.intervalMs))).then(() => {

@@ -243,7 +243,11 @@ function narrate(before, after) {
   const old = new Map(before.servers.map((s) => [s.name, s.state]));
   for (const s of after.servers) {
     if (!old.has(s.name)) log(`${s.name} joined (${s.state})`);
-    else if (old.get(s.name) !== s.state) log(`${s.name} is ${s.state}`, s.state === 'down' ? 'error' : '');
+    else if (old.get(s.name) !== s.state) {
+      // Down after draining or stopping is a planned stop; down from up is a crash.
+      const crash = s.state === 'down' && !['draining', 'stopping'].includes(old.get(s.name));
+      log(`${s.name} is ${s.state}${crash ? ' (crashed or unreachable)' : ''}`, crash ? 'error' : '');
+    }
   }
   for (const name of old.keys())
     if (!after.servers.some((s) => s.name === name)) log(`${name} left the system`);
