@@ -89,7 +89,7 @@ function printStatus(status: SystemStatus, control?: string): void {
   }
   if (control)
     console.log(
-      `  control   ${control}  (unpinned status | deploy | scale <n> | kill <server> | restart-store)`,
+      `  control   ${control}  (unpinned status | deploy | scale <n> | add | remove <server> | kill <server> | restart-store)`,
     );
 }
 
@@ -178,4 +178,11 @@ export function registerSystemCommands(program: Command): void {
     'server',
   );
   verb('restart-store', 'restart the session store', (port) => control(port, 'POST', '/restart-store'));
+  verb('add', 'add one app server', (port) => control(port, 'POST', '/add'));
+  verb(
+    'remove',
+    'remove an app server (drained first)',
+    (port, server) => control(port, 'POST', '/remove', { server }),
+    'server',
+  );
 }

@@ -129,6 +129,13 @@ describeRedis('dashboard over the control API', () => {
     expect((removed.body.servers as { name: string }[]).map((s) => s.name)).toEqual(['app-2', 'app-3']);
     const unknown = await c.post('/remove', { server: 'app-9' });
     expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'UNPINNED_ERR_UNKNOWN_SERVER' } } });
+    // The time limit ends a traffic whose request budget is far away.
+    await c.post('/traffic', { users: 2, rate: 4, seconds: 1, maxRequests: 100_000 });
+    const timed = await waitFor(async () => ((t) => (t.running ? null : t))(await c.traffic()), {
+      what: 'the traffic to reach its time limit',
+    });
+    expect(timed).toMatchObject({ reason: 'time', failed: 0 });
+    expect(timed.requests).toBeLessThan(100);
     const bad = await c.post('/traffic', { users: 0 });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'UNPINNED_ERR_INVALID_OPTION' } } });
   });
