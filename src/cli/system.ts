@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { dashboard } from '../dashboard/index.js';
 import { startControl } from '../system/control.js';
 import { System, type SystemStatus } from '../system/supervisor.js';
 
@@ -24,6 +25,7 @@ interface UpFlags {
   app?: string;
   maxConcurrent?: string;
   serviceMs?: string;
+  controlPort: string;
 }
 
 export async function up(flags: UpFlags): Promise<void> {
@@ -42,7 +44,12 @@ export async function up(flags: UpFlags): Promise<void> {
     log: (line) => console.log(line),
   });
   await system.start();
-  const control = await startControl(system);
+  const control = await startControl(system, Number(flags.controlPort), dashboard(system)).catch(
+    async (error: unknown) => {
+      await system.stop();
+      throw error;
+    },
+  );
   const port = Number(new URL(system.url).port);
   const file = controlFile(port);
   writeFileSync(file, JSON.stringify({ control: control.url, pid: process.pid }));
@@ -62,7 +69,10 @@ export async function up(flags: UpFlags): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   printStatus(system.status(), control.url);
-  console.log(`\nOpen ${system.url} · Ctrl-C stops everything.`);
+  console.log(`  dashboard ${control.url}/`);
+  console.log(
+    `\nOpen ${system.url} (the shop) and ${control.url}/ (the dashboard) · Ctrl-C stops everything.`,
+  );
 }
 
 function printStatus(status: SystemStatus, control?: string): void {
@@ -79,7 +89,7 @@ function printStatus(status: SystemStatus, control?: string): void {
   }
   if (control)
     console.log(
-      `  control   ${control}  (unpinned status | deploy | scale <n> | kill <server> | restart-store)`,
+      `  control   ${control}  (unpinned status | deploy | scale <n> | add | remove <server> | kill <server> | restart-store)`,
     );
 }
 
@@ -133,6 +143,7 @@ export function registerSystemCommands(program: Command): void {
     .option('--app <command>', 'run your own app server (gets PORT and the store in its environment)')
     .option('--max-concurrent <n>', 'modelled capacity of each shop server')
     .option('--service-ms <ms>', 'modelled service time per request')
+    .option('--control-port <port>', 'port of the control API and the dashboard (0: a free one)', '0')
     .action((flags: UpFlags) => up(flags));
 
   const verb = (
@@ -167,4 +178,11 @@ export function registerSystemCommands(program: Command): void {
     'server',
   );
   verb('restart-store', 'restart the session store', (port) => control(port, 'POST', '/restart-store'));
+  verb('add', 'add one app server', (port) => control(port, 'POST', '/add'));
+  verb(
+    'remove',
+    'remove an app server (drained first)',
+    (port, server) => control(port, 'POST', '/remove', { server }),
+    'server',
+  );
 }

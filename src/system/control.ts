@@ -9,6 +9,16 @@
  *   POST /kill           {"server":s}  → SystemStatus
  *   POST /restart-store               → SystemStatus
  *   POST /strategy       {"strategy":s}→ SystemStatus
+ *   POST /add                         → SystemStatus with one more server
+ *   POST /remove         {"server":s}  → SystemStatus without that server (drained first)
+ *
+ * An extension adds routes to the same server: the dashboard adds its page, a
+ * `GET /events` stream of status snapshots and the synthetic traffic.
+ *
+ * Browsers can reach loopback too, so every request must name this server in
+ * its Host header (a DNS-rebinding page cannot), and every POST must be
+ * `application/json` (a cross-site form cannot send that without a CORS
+ * preflight, which this server never grants).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +26,16 @@ import { SystemError } from './errors.js';
 import type { System } from './supervisor.js';
 
 type Handler = (body: Record<string, unknown>) => unknown;
+/** A route that answers on its own: a page, a file, an event stream. */
+export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** What a part built on the control API (the dashboard) adds to it. */
+export interface ControlExtension {
+  routes?: Record<string, Handler>;
+  raw?: Record<string, RawHandler>;
+  /** Called when the control server closes. */
+  close?: () => void;
+}
 
 export function routes(system: System): Record<string, Handler> {
   return {
@@ -25,29 +45,49 @@ export function routes(system: System): Record<string, Handler> {
     'POST /kill': (body) => system.kill(String(body.server ?? '')),
     'POST /restart-store': () => system.restartStore(),
     'POST /strategy': (body) => system.setStrategy(String(body.strategy ?? '')),
+    'POST /add': () => system.add(),
+    'POST /remove': (body) => system.remove(String(body.server ?? '')),
   };
 }
 
-export async function startControl(system: System, port = 0): Promise<{ server: Server; url: string }> {
-  const table = routes(system);
+export async function startControl(
+  system: System,
+  port = 0,
+  extension: ControlExtension = {},
+): Promise<{ server: Server; url: string }> {
+  const table = { ...routes(system), ...extension.routes };
+  const raw = extension.raw ?? {};
+  const hosts = new Set<string>();
   const server = createServer((req, res) => {
-    void handle(table, req, res);
+    const key = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+    if (!hosts.has(req.headers.host ?? '')) {
+      send(res, 421, { error: { code: 'UNPINNED_ERR_FORBIDDEN', message: forbidden } });
+    } else if (raw[key]) {
+      raw[key](req, res);
+    } else {
+      void handle(table[key], req, res);
+    }
   });
+  server.on('close', () => extension.close?.());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Loopback only: whoever can reach this can crash servers.
     server.listen(port, '127.0.0.1', () => resolve());
   });
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  const bound = (server.address() as AddressInfo).port;
+  for (const name of ['127.0.0.1', 'localhost']) hosts.add(`${name}:${bound}`);
+  return { server, url: `http://127.0.0.1:${bound}` };
 }
 
-async function handle(
-  table: Record<string, Handler>,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const route = table[`${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`];
+const forbidden =
+  'The control API answers only requests addressed to 127.0.0.1 or localhost with its port; open the address `unpinned up` printed.';
+
+async function handle(route: Handler | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
+    if (req.method === 'POST' && !/^application\/json\b/.test(req.headers['content-type'] ?? ''))
+      throw new SystemError('UNPINNED_ERR_FORBIDDEN', 'Control commands must be sent as application/json.', {
+        statusCode: 415,
+      });
     if (!route)
       throw new SystemError('UNPINNED_ERR_UNKNOWN_COMMAND', `No control command ${req.method} ${req.url}.`, {
         statusCode: 404,

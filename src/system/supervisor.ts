@@ -237,15 +237,39 @@ export class System {
     });
   }
 
+  /** Add one server at the end; it joins the balancer once healthy. */
+  add(): Promise<SystemStatus> {
+    return this.#exclusive(async () => {
+      if (this.#apps.length >= 64) {
+        throw new SystemError('UNPINNED_ERR_INVALID_OPTION', 'A system runs at most 64 app servers.', {
+          statusCode: 409,
+        });
+      }
+      await this.#addApp(this.#apps.length);
+      return this.status();
+    });
+  }
+
+  /** Remove one named server: drained first (in-flight requests finish), then stopped. */
+  remove(name: string): Promise<SystemStatus> {
+    return this.#exclusive(async () => {
+      const app = this.#find(name);
+      if (this.#apps.length === 1) {
+        throw new SystemError(
+          'UNPINNED_ERR_INVALID_OPTION',
+          `${name} is the last server: add another before removing it.`,
+          { statusCode: 409 },
+        );
+      }
+      await this.#retire(app);
+      this.#remove(app);
+      return this.status();
+    });
+  }
+
   /** Crash a server: SIGKILL, no drain. The balancer finds out the way it would in production. */
   async kill(name: string): Promise<SystemStatus> {
-    const app = this.#apps.find((a) => a.name === name);
-    if (!app)
-      throw unknownServer(
-        name,
-        this.#apps.map((a) => a.name),
-      );
-    await app.kill();
+    await this.#find(name).kill();
     return this.status();
   }
 
@@ -301,6 +325,16 @@ export class System {
     await app.start();
     this.balancer.addBackend({ id: app.name, url: app.url });
     this.#options.log(`${app.name} up at ${app.url}`);
+  }
+
+  #find(name: string): AppProcess {
+    const app = this.#apps.find((a) => a.name === name);
+    if (!app)
+      throw unknownServer(
+        name,
+        this.#apps.map((a) => a.name),
+      );
+    return app;
   }
 
   #remove(app: AppProcess): void {

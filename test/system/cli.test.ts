@@ -54,6 +54,12 @@ describeRedis('unpinned up (the command)', () => {
     const port = await freePort();
     const output = await startUp(port);
     expect(output).toContain(`balancer  http://127.0.0.1:${port}`);
+    // The dashboard is served by the control API, at the address printed.
+    const dashboardUrl = /dashboard (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1];
+    expect(dashboardUrl).toBeDefined();
+    const page = await fetch(dashboardUrl!);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('<script type="module" src="/dashboard.js">');
 
     const status = JSON.parse(
       (await run(process.execPath, [cli, 'status', '--port', String(port), '--json'])).stdout,
@@ -64,6 +70,14 @@ describeRedis('unpinned up (the command)', () => {
       (await run(process.execPath, [cli, 'scale', '3', '--port', String(port), '--json'])).stdout,
     ) as SystemStatus;
     expect(scaled.servers).toHaveLength(3);
+    const removed = JSON.parse(
+      (await run(process.execPath, [cli, 'remove', 'app-1', '--port', String(port), '--json'])).stdout,
+    ) as SystemStatus;
+    expect(removed.servers.map((s) => s.name)).toEqual(['app-2', 'app-3']);
+    const added = JSON.parse(
+      (await run(process.execPath, [cli, 'add', '--port', String(port), '--json'])).stdout,
+    ) as SystemStatus;
+    expect(added.servers.map((s) => s.name)).toEqual(['app-2', 'app-3', 'app-4']);
     const bad = await run(process.execPath, [cli, 'kill', 'app-99', '--port', String(port)]).catch(
       (e: { stderr: string; code: number }) => e,
     );
@@ -72,7 +86,7 @@ describeRedis('unpinned up (the command)', () => {
       /No app server named "app-99".*UNPINNED_ERR_UNKNOWN_SERVER/s,
     );
 
-    const pids = [...scaled.servers.map((s) => s.pid!), scaled.store.pid!];
+    const pids = [...added.servers.map((s) => s.pid!), added.store.pid!];
     const redisDir = readlinkSync(`/proc/${scaled.store.pid}/cwd`);
     const systemDir = scaled.dir!;
     expect(existsSync(redisDir) && existsSync(systemDir)).toBe(true);
@@ -86,7 +100,7 @@ describeRedis('unpinned up (the command)', () => {
     expect(existsSync(systemDir)).toBe(false);
     expect(existsSync(controlFile(port))).toBe(false);
     await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
-    for (const s of scaled.servers) await expect(fetch(s.url)).rejects.toThrow();
+    for (const s of added.servers) await expect(fetch(s.url)).rejects.toThrow();
     const after = await run(process.execPath, [cli, 'status', '--port', String(port)]).catch(
       (e: { stderr: string }) => e,
     );

@@ -1,0 +1,165 @@
+/**
+ * The dashboard's data and actions over the control API, on a real system: snapshots on
+ * `GET /events`, bounded synthetic traffic, the live session count from the store, sessions lost
+ * under the sticky baseline, add and remove, and the guards that keep other sites out.
+ */
+import type { Server } from 'node:http';
+import { afterEach, expect, it } from 'vitest';
+import { dashboard, type Snapshot } from '../../src/dashboard/index.js';
+import type { TrafficStats } from '../../src/dashboard/traffic.js';
+import { startControl } from '../../src/system/control.js';
+import { System } from '../../src/system/supervisor.js';
+import { describeRedis } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+let system: System | null = null;
+let control: Server | null = null;
+afterEach(async () => {
+  control?.closeAllConnections();
+  await new Promise((resolve) => (control ? control.close(resolve) : resolve(null)));
+  control = null;
+  await system?.stop();
+  system = null;
+});
+
+async function start(options: ConstructorParameters<typeof System>[0] = {}) {
+  system = new System({ servers: 3, port: 0, ...options });
+  await system.start();
+  const c = await startControl(system, 0, dashboard(system));
+  control = c.server;
+  const post = async (path: string, body: unknown = {}) => {
+    const res = await fetch(`${c.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const traffic = async () => (await (await fetch(`${c.url}/traffic`)).json()) as TrafficStats;
+  return { url: c.url, post, traffic };
+}
+
+/** Reads `GET /events` until `until` holds for a snapshot; returns the history and that snapshot. */
+async function watch(
+  url: string,
+  until: (s: Snapshot) => boolean,
+): Promise<{ history: Snapshot[]; last: Snapshot }> {
+  const abort = new AbortController();
+  const res = await fetch(`${url}/events`, {
+    signal: AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]),
+  });
+  expect(res.headers.get('content-type')).toBe('text/event-stream');
+  const decoder = new TextDecoder();
+  let text = '';
+  let history: Snapshot[] | null = null;
+  try {
+    for await (const chunk of res.body!) {
+      text += decoder.decode(chunk, { stream: true });
+      let end = text.indexOf('\n\n');
+      while (end >= 0) {
+        const [event, data] = text.slice(0, end).split('\n') as [string, string];
+        text = text.slice(end + 2);
+        end = text.indexOf('\n\n');
+        const value = JSON.parse(data.slice('data: '.length));
+        if (event === 'event: history') history = value as Snapshot[];
+        else if (until(value as Snapshot)) return { history: history!, last: value as Snapshot };
+      }
+    }
+  } finally {
+    abort.abort();
+  }
+  throw new Error('the event stream ended');
+}
+
+describeRedis('dashboard over the control API', () => {
+  it('streams snapshots, runs bounded traffic that stops by itself, and counts live sessions in the store', async () => {
+    const c = await start();
+    const started = await c.post('/traffic', { users: 6, rate: 60, maxRequests: 90, seconds: 60 });
+    expect(started).toMatchObject({ status: 200, body: { running: true, users: 6 } });
+    // The request budget ends it, not the clock and not the test.
+    const done = await waitFor(async () => ((t) => (t.running ? null : t))(await c.traffic()), {
+      timeoutMs: 30_000,
+      what: 'the traffic to stop by itself',
+    });
+    expect(done).toMatchObject({ reason: 'requests', failed: 0, sessionsLost: 0, itemsLost: 0 });
+    // The budget is checked and spent in one synchronous step: never a request more.
+    expect(done.requests).toBe(90);
+
+    const { history, last } = await watch(
+      c.url,
+      (s) => s.traffic?.running === false && s.store.sessions === 6,
+    );
+    expect(history.length).toBeGreaterThan(0);
+    expect(last.store).toMatchObject({ kind: 'redis', up: true, exact: true, sessions: 6 });
+    // Every session has a user index beside it: the key count is twice the sessions.
+    expect(last.store.keys).toBe(12);
+    expect(last.servers.map((s) => s.name)).toEqual(['app-1', 'app-2', 'app-3']);
+    expect(last.servers.reduce((n, s) => n + s.requests, 0)).toBeGreaterThanOrEqual(90);
+    // Round-robin spread the load, and every server's latencies were measured.
+    const seen = history.concat(last).flatMap((s) => s.servers);
+    for (const name of ['app-1', 'app-2', 'app-3']) {
+      expect(seen.some((s) => s.name === name && s.rps > 0)).toBe(true);
+      expect(seen.some((s) => s.name === name && s.p50 !== null)).toBe(true);
+    }
+  });
+
+  it('under --sticky, shows sessions lost when the server holding them crashes', async () => {
+    const c = await start({ sticky: true });
+    await c.post('/traffic', { users: 12, rate: 60, maxRequests: 3000, seconds: 60 });
+    // Every server holds some of the 12 users' sessions once all have logged in.
+    await watch(c.url, (s) => s.servers.every((v) => v.requests >= 8));
+    expect((await c.post('/kill', { server: 'app-2' })).status).toBe(200);
+    const { last } = await watch(c.url, (s) => (s.traffic?.sessionsLost ?? 0) > 0);
+    expect(last.sticky).toBe(true);
+    expect(last.store).toMatchObject({ kind: 'memory', sessions: null });
+    expect(last.servers.find((s) => s.name === 'app-2')!.state).toBe('down');
+    const stopped = await c.post('/traffic/stop');
+    expect(stopped.body).toMatchObject({ running: false, reason: 'stopped' });
+  });
+
+  it('adds a server and removes a named one', async () => {
+    const c = await start({ servers: 2 });
+    const added = await c.post('/add');
+    expect((added.body.servers as { name: string }[]).map((s) => s.name)).toEqual([
+      'app-1',
+      'app-2',
+      'app-3',
+    ]);
+    const removed = await c.post('/remove', { server: 'app-1' });
+    expect((removed.body.servers as { name: string }[]).map((s) => s.name)).toEqual(['app-2', 'app-3']);
+    const unknown = await c.post('/remove', { server: 'app-9' });
+    expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'UNPINNED_ERR_UNKNOWN_SERVER' } } });
+    // The time limit ends a traffic whose request budget is far away.
+    await c.post('/traffic', { users: 2, rate: 4, seconds: 1, maxRequests: 100_000 });
+    const timed = await waitFor(async () => ((t) => (t.running ? null : t))(await c.traffic()), {
+      what: 'the traffic to reach its time limit',
+    });
+    expect(timed).toMatchObject({ reason: 'time', failed: 0 });
+    expect(timed.requests).toBeLessThan(100);
+    const bad = await c.post('/traffic', { users: 0 });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'UNPINNED_ERR_INVALID_OPTION' } } });
+  });
+
+  it('refuses what another site could send: a foreign Host, a form post', async () => {
+    const c = await start({ servers: 1 });
+    const { request } = await import('node:http');
+    const foreign = await new Promise<number>((resolve, reject) => {
+      const req = request(`${c.url}/status`, { headers: { host: 'attacker.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(foreign).toBe(421);
+    const form = await fetch(`${c.url}/kill`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'server=app-1',
+    });
+    expect(form.status).toBe(415);
+    expect(system!.status().servers[0]!.state).toBe('up');
+    const page = await fetch(`${c.url}/`);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+  });
+});
