@@ -5,6 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { registerLab } from './lab.js';
 import { registerLb } from './lb.js';
 import { registerSystemCommands } from './system.js';
 
@@ -18,6 +19,7 @@ export function createProgram(): Command {
   const program = new Command('unpinned').description('Take web apps off sticky sessions.');
   registerSystemCommands(program);
   registerLb(program);
+  registerLab(program);
   return program;
 }
 
