@@ -10,7 +10,7 @@ import { writeReport } from '../lab/report.js';
 import { fullDefaults, quickDefaults, runLab } from '../lab/run.js';
 import { LabError, scenarioIds } from '../lab/scenarios.js';
 import { formatSimulation, simulate } from '../lab/simulate.js';
-import { formatTable } from '../lab/table.js';
+import { formatNotes, formatTable } from '../lab/table.js';
 
 interface LabFlags {
   quick?: boolean;
@@ -72,6 +72,8 @@ async function lab(flags: LabFlags): Promise<void> {
     if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
     if (flags.report) writeReport(flags.report, result);
     console.log(formatTable(result));
+    const notes = formatNotes(result);
+    if (notes) console.log(`\n${notes}`);
     if (flags.report) console.log(`\nreport: ${flags.report}/index.html`);
   } finally {
     progress.stop();

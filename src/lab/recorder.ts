@@ -33,14 +33,6 @@ export interface RecordedRun {
   timeline: TimelineBucket[];
 }
 
-interface Bucket {
-  perServer: Map<string, number>;
-  failed: number;
-  sessionsLost: number;
-  itemsLost: number;
-  latencies: number[];
-}
-
 export function newHistogram(): Histogram {
   // 1 µs to 10 minutes at 3 significant digits.
   return build({
@@ -51,99 +43,135 @@ export function newHistogram(): Histogram {
 }
 
 export class Recorder {
-  readonly #start: number;
+  #origin: number;
   readonly #bucketMs: number;
   readonly #histogram = newHistogram();
   readonly #perServer = new Map<string, number>();
-  readonly #buckets: Bucket[] = [];
-  #requests = 0;
-  #failed = 0;
+  readonly #records: RequestRecord[] = [];
+  readonly #losses: { kind: 'session' | 'items'; count: number; at: number }[] = [];
   #sessionsLost = 0;
   #itemsLost = 0;
-  #lastFailureAt: number | null = null;
 
-  constructor(start: number, bucketMs: number) {
-    this.#start = start;
+  constructor(origin: number, bucketMs: number) {
+    this.#origin = origin;
     this.#bucketMs = bucketMs;
   }
 
-  /** Milliseconds since the run began. */
+  /** Time zero of the run (the start of the load); what came before falls into the first bucket. */
+  setOrigin(at: number): void {
+    this.#origin = at;
+  }
+
+  /** Milliseconds since time zero. */
   elapsed(at = performance.now()): number {
-    return at - this.#start;
+    return at - this.#origin;
+  }
+
+  /** Servers to list even if they answered nothing (a new server pinned users never reach). */
+  knowServers(names: Iterable<string>): void {
+    for (const name of names) if (!this.#perServer.has(name)) this.#perServer.set(name, 0);
   }
 
   /** Cheap running totals, for progress bars. */
   counts(): { requests: number; sessionsLost: number } {
-    return { requests: this.#requests, sessionsLost: this.#sessionsLost };
+    return { requests: this.#records.length, sessionsLost: this.#sessionsLost };
   }
 
+  /** When the last failed request ended, ms since time zero (null: none failed). */
   get lastFailureMs(): number | null {
-    return this.#lastFailureAt === null ? null : this.elapsed(this.#lastFailureAt);
+    for (let i = this.#records.length - 1; i >= 0; i--) {
+      if (!this.#records[i]!.ok) return this.elapsed(this.#records[i]!.at);
+    }
+    return null;
   }
 
   request(record: RequestRecord): void {
-    this.#requests++;
+    this.#records.push(record);
     this.#histogram.recordValue(record.latencyUs);
-    const bucket = this.#bucket(record.at);
-    bucket.latencies.push(record.latencyUs);
-    if (!record.ok || record.server === null) {
-      this.#failed++;
-      bucket.failed++;
-      this.#lastFailureAt = record.at;
-      return;
+    if (record.ok && record.server !== null) {
+      this.#perServer.set(record.server, (this.#perServer.get(record.server) ?? 0) + 1);
     }
-    this.#perServer.set(record.server, (this.#perServer.get(record.server) ?? 0) + 1);
-    bucket.perServer.set(record.server, (bucket.perServer.get(record.server) ?? 0) + 1);
   }
 
   loss(kind: 'session' | 'items', count: number, at: number): void {
-    const bucket = this.#bucket(at);
-    if (kind === 'session') {
-      this.#sessionsLost += count;
-      bucket.sessionsLost += count;
-    } else {
-      this.#itemsLost += count;
-      bucket.itemsLost += count;
-    }
+    this.#losses.push({ kind, count, at });
+    if (kind === 'session') this.#sessionsLost += count;
+    else this.#itemsLost += count;
   }
 
-  #bucket(at: number): Bucket {
-    const index = Math.max(0, Math.floor(this.elapsed(at) / this.#bucketMs));
-    while (this.#buckets.length <= index) {
-      this.#buckets.push({ perServer: new Map(), failed: 0, sessionsLost: 0, itemsLost: 0, latencies: [] });
+  /** Requests per server answered from `fromMs` (since time zero) on. */
+  perServerSince(fromMs: number): Record<string, number> {
+    const counts = new Map([...this.#perServer.keys()].map((name) => [name, 0]));
+    for (const r of this.#records) {
+      if (r.ok && r.server !== null && this.elapsed(r.at) >= fromMs)
+        counts.set(r.server, (counts.get(r.server) ?? 0) + 1);
     }
-    return this.#buckets[index]!;
+    return sortedByName(counts);
   }
 
   result(): RecordedRun {
     const h = this.#histogram;
-    const ms = (us: number) => Math.round(us / 10) / 100;
     const counts = [...this.#perServer.values()];
     const mean = counts.reduce((a, b) => a + b, 0) / (counts.length || 1);
     return {
-      requests: this.#requests,
-      failedRequests: this.#failed,
+      requests: this.#records.length,
+      failedRequests: this.#records.filter((r) => !r.ok).length,
       sessionsLost: this.#sessionsLost,
       itemsLost: this.#itemsLost,
-      p50Ms: ms(h.getValueAtPercentile(50)),
-      p90Ms: ms(h.getValueAtPercentile(90)),
-      p99Ms: ms(h.getValueAtPercentile(99)),
-      maxMs: ms(h.maxValue),
-      perServer: Object.fromEntries(
-        [...this.#perServer].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })),
-      ),
+      p50Ms: usToMs(h.getValueAtPercentile(50)),
+      p90Ms: usToMs(h.getValueAtPercentile(90)),
+      p99Ms: usToMs(h.getValueAtPercentile(99)),
+      maxMs: usToMs(h.maxValue),
+      perServer: sortedByName(this.#perServer),
       imbalance: counts.length ? round2(Math.max(...counts) / mean) : 0,
-      timeline: this.#buckets.map((b, i) => ({
-        t: i * this.#bucketMs,
-        perServer: Object.fromEntries(b.perServer),
-        failed: b.failed,
-        sessionsLost: b.sessionsLost,
-        itemsLost: b.itemsLost,
-        p50Ms: ms(percentile(b.latencies, 50)),
-        p99Ms: ms(percentile(b.latencies, 99)),
-      })),
+      timeline: this.#timeline(),
     };
   }
+
+  #timeline(): TimelineBucket[] {
+    const buckets: (TimelineBucket & { latencies: number[] })[] = [];
+    const bucket = (at: number) => {
+      const index = Math.max(0, Math.floor(this.elapsed(at) / this.#bucketMs));
+      while (buckets.length <= index) {
+        const t = buckets.length * this.#bucketMs;
+        buckets.push({
+          t,
+          perServer: {},
+          failed: 0,
+          sessionsLost: 0,
+          itemsLost: 0,
+          p50Ms: 0,
+          p99Ms: 0,
+          latencies: [],
+        });
+      }
+      return buckets[index]!;
+    };
+    for (const r of this.#records) {
+      const b = bucket(r.at);
+      b.latencies.push(r.latencyUs);
+      if (r.ok && r.server !== null) b.perServer[r.server] = (b.perServer[r.server] ?? 0) + 1;
+      else b.failed++;
+    }
+    for (const l of this.#losses) {
+      const b = bucket(l.at);
+      if (l.kind === 'session') b.sessionsLost += l.count;
+      else b.itemsLost += l.count;
+    }
+    return buckets.map(({ latencies, ...b }) => ({
+      ...b,
+      p50Ms: usToMs(percentile(latencies, 50)),
+      p99Ms: usToMs(percentile(latencies, 99)),
+    }));
+  }
+}
+
+function usToMs(us: number): number {
+  return Math.round(us / 10) / 100;
+}
+
+function sortedByName(counts: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })));
 }
 
 /** The p-th percentile of values (nearest rank), 0 for none. */

@@ -56,6 +56,8 @@ export interface FaultRecord {
   doneMs: number | null;
   /** store-outage: how long failures went on after the store was back, ms. */
   recoveryMs?: number;
+  /** Requests per server from the end of the fault on (scale-out: do the new servers take load?). */
+  perServerAfter?: Record<string, number>;
   /** The fault itself failed (e.g. a deploy whose new server did not start). */
   error?: string;
 }
@@ -109,9 +111,11 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
   const total = selected.length * 2;
   let index = 0;
   for (const scenario of selected) {
-    const entries = {} as Record<Architecture, RunEntry>;
-    for (const architecture of ['sticky', 'stateless'] as const) {
-      const base = { scenario: scenario.id, architecture, index: index++, total };
+    // Paired: both architectures at once, loads started together once both systems are up, so
+    // the host's noise falls on both alike.
+    const barrier = scenario.paired ? pairBarrier() : undefined;
+    const runOne = async (architecture: Architecture, i: number): Promise<RunEntry> => {
+      const base = { scenario: scenario.id, architecture, index: i, total };
       const reason = scenario.notApplicable?.[architecture];
       let entry: RunEntry;
       if (reason) {
@@ -119,17 +123,36 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
       } else {
         const run = new ScenarioRun(scenario, architecture, settings, options.bucketMs);
         options.onProgress?.({ kind: 'start', ...base, sample: () => run.sample() });
-        entry = await run.execute();
+        entry = await run.execute(barrier);
       }
       options.onProgress?.({ kind: 'done', ...base, result: entry });
-      entries[architecture] = entry;
-    }
-    result.scenarios[scenario.id] = { title: scenario.title, claim: scenario.claim, ...entries };
+      return entry;
+    };
+    const first = index;
+    index += 2;
+    const [sticky, stateless] = scenario.paired
+      ? await Promise.all([runOne('sticky', first), runOne('stateless', first + 1)])
+      : [await runOne('sticky', first), await runOne('stateless', first + 1)];
+    result.scenarios[scenario.id] = { title: scenario.title, claim: scenario.claim, sticky, stateless };
   }
   return result;
 }
 
 type Settings = LabResult['options'];
+
+/** Two runs meet here once both systems are up; if one fails to start, the other goes on alone. */
+function pairBarrier(): (started: boolean) => Promise<void> {
+  let arrived = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return (started) => {
+    arrived++;
+    if (arrived >= 2 || !started) open();
+    return started ? opened : Promise.resolve();
+  };
+}
 
 class ScenarioRun {
   readonly #scenario: Scenario;
@@ -158,12 +181,13 @@ class ScenarioRun {
   sample(): Sample {
     const recorder = this.#recorder;
     if (!recorder || !this.#loadStart) return { fraction: 0, requests: 0, sessionsLost: 0 };
-    const elapsed = performance.now() - this.#loadStart;
+    const elapsed = recorder.elapsed();
     const { requests, sessionsLost } = recorder.counts();
     return { fraction: Math.min(1, elapsed / this.#settings.durationMs), requests, sessionsLost };
   }
 
-  async execute(): Promise<RunResult> {
+  /** Start the system, wait for `ready` (the other half of a paired run), load it, stop it. */
+  async execute(ready?: (started: boolean) => Promise<void>): Promise<RunResult> {
     const scenario = this.#scenario;
     const sticky = this.#architecture === 'sticky';
     const system = new System({
@@ -174,9 +198,13 @@ class ScenarioRun {
       store: 'redis',
       ...(scenario.capacity ? { capacity: scenario.capacity } : {}),
     });
-    await system.start();
     try {
+      await system.start();
+      await ready?.(true);
       return await this.#load(system);
+    } catch (error) {
+      await ready?.(false);
+      throw error;
     } finally {
       await system.stop();
     }
@@ -194,9 +222,13 @@ class ScenarioRun {
       { length: this.#model.users },
       (_, i) => new VirtualUser(system.url, `user-${i}`, events),
     );
-    const before = system.status().servers.length;
+    const names = () => system.status().servers.map((s) => s.name);
+    const before = names().length;
+    recorder.knowServers(names());
     await Promise.all(users.map((u) => u.login()));
     this.#loadStart = performance.now();
+    // Time zero is the start of the load: the fault's offset is the same on both architectures.
+    recorder.setOrigin(this.#loadStart);
     const fault = this.#scheduleFault(system, recorder);
     const tailMs = durationMs * 0.25;
     await runUsers(users, this.#model, {
@@ -204,8 +236,7 @@ class ScenarioRun {
       // Hard stop: a fault that hangs cannot keep the load going for more than a minute extra.
       deadline: this.#loadStart + durationMs + 60_000,
       stopped: () => {
-        const elapsed = performance.now() - this.#loadStart;
-        if (elapsed < durationMs) return false;
+        if (recorder.elapsed() < durationMs) return false;
         return (
           !fault.record ||
           (fault.record.doneMs !== null && recorder.elapsed() >= fault.record.doneMs + tailMs)
@@ -219,8 +250,10 @@ class ScenarioRun {
         `${this.#scenario.id}: the fault "${fault.record.label}" failed: ${fault.record.error}`,
       );
     }
+    recorder.knowServers(names());
     const recorded = recorder.result();
     const record = fault.record;
+    if (record?.doneMs != null) record.perServerAfter = recorder.perServerSince(record.doneMs);
     if (record && this.#scenario.id === 'store-outage' && record.doneMs !== null) {
       const last = recorder.lastFailureMs;
       record.recoveryMs = last === null ? 0 : Math.max(0, Math.round(last - record.doneMs));

@@ -38,6 +38,11 @@ export interface Scenario {
   /** Overrides of the user model (e.g. the skew of heavy-users). */
   users: Partial<Omit<UserModel, 'seed'>>;
   fault: Fault | null;
+  /**
+   * Run both architectures at the same time instead of one after the other: for a comparison of
+   * small latencies, so the shared host's noise falls on both alike.
+   */
+  paired?: boolean;
   /** Architectures this scenario applies to, with the reason for any left out. */
   notApplicable?: Partial<Record<Architecture, string>>;
 }
@@ -117,8 +122,11 @@ export const scenarios: Record<ScenarioId, Scenario> = {
     claim: 'the price of stateless: a store round trip instead of an in-memory lookup',
     servers: 3,
     capacity: null,
-    users: {},
+    // Few users, little think time: many requests that never queue, so p50 is the server's own
+    // time; both systems at once, so a busy host slows both alike.
+    users: { users: 3, thinkMs: 5 },
     fault: null,
+    paired: true,
   },
 };
 

@@ -47,3 +47,34 @@ function row(id: string, entry: RunEntry): string[] {
     perServer,
   ];
 }
+
+/** What the table does not show: when each fault happened, where the load went after it, the trade-offs. */
+export function formatNotes(result: LabResult): string {
+  const lines: string[] = [];
+  for (const [id, s] of Object.entries(result.scenarios)) {
+    for (const e of [s.sticky, s.stateless]) {
+      if (!e.applicable || !e.fault) continue;
+      const f = e.fault;
+      const after = Object.entries(f.perServerAfter ?? {})
+        .map(([name, n]) => `${name}:${n}`)
+        .join(' ');
+      const recovery =
+        f.recoveryMs === undefined ? '' : `; failures ended ${f.recoveryMs} ms after the store was back`;
+      lines.push(
+        `${id} ${e.architecture}: ${f.label} at ${seconds(f.atMs)}, done at ${seconds(f.doneMs)}${recovery}; after it: ${after}`,
+      );
+    }
+  }
+  const overhead = result.scenarios.overhead;
+  if (overhead?.sticky.applicable && overhead.stateless.applicable) {
+    const delta = overhead.stateless.p50Ms - overhead.sticky.p50Ms;
+    lines.push(
+      `overhead: the store round trip adds ${delta.toFixed(2)} ms at p50 (in-memory ${overhead.sticky.p50Ms} ms, store ${overhead.stateless.p50Ms} ms)`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function seconds(ms: number | null): string {
+  return ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`;
+}
