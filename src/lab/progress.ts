@@ -20,9 +20,11 @@ export function progressReporter({ stream = process.stderr, plain }: ProgressOpt
   const draw = () => {
     if (!sample) return;
     const s = sample();
-    stream.write(
-      `\r\x1b[2K${label} ${bar(s.fraction)} ${s.requests} requests, ${s.sessionsLost} sessions lost`,
-    );
+    const status =
+      s.phase === 'starting'
+        ? 'starting the system…'
+        : `${s.requests} requests, ${s.sessionsLost} sessions lost${s.phase === 'stopping' ? ', stopping…' : ''}`;
+    stream.write(`\r\x1b[2K${label} ${bar(s.fraction)} ${status}`);
   };
   const onProgress = (event: ProgressEvent) => {
     label = `[${event.index + 1}/${event.total}] ${event.scenario.padEnd(14)} ${event.architecture.padEnd(9)}`;

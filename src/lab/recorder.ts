@@ -21,6 +21,8 @@ export interface TimelineBucket {
 export interface RecordedRun {
   requests: number;
   failedRequests: number;
+  /** Failed requests by cause: status and balancer error code, or the network error. */
+  failures: Record<string, number>;
   sessionsLost: number;
   itemsLost: number;
   p50Ms: number;
@@ -116,6 +118,7 @@ export class Recorder {
     return {
       requests: this.#records.length,
       failedRequests: this.#records.filter((r) => !r.ok).length,
+      failures: this.#failures(),
       sessionsLost: this.#sessionsLost,
       itemsLost: this.#itemsLost,
       p50Ms: usToMs(h.getValueAtPercentile(50)),
@@ -126,6 +129,13 @@ export class Recorder {
       imbalance: counts.length ? round2(Math.max(...counts) / mean) : 0,
       timeline: this.#timeline(),
     };
+  }
+
+  #failures(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.#records)
+      if (!r.ok) out[r.failure ?? 'unknown'] = (out[r.failure ?? 'unknown'] ?? 0) + 1;
+    return out;
   }
 
   #timeline(): TimelineBucket[] {

@@ -45,6 +45,7 @@ export type ProgressEvent =
     };
 
 export interface Sample {
+  phase: 'starting' | 'load' | 'stopping';
   fraction: number;
   requests: number;
   sessionsLost: number;
@@ -162,6 +163,7 @@ class ScenarioRun {
   readonly #bucketMs: number;
   #recorder: Recorder | null = null;
   #loadStart = 0;
+  #loadDone = false;
 
   constructor(scenario: Scenario, architecture: Architecture, settings: Settings, bucketMs?: number) {
     this.#scenario = scenario;
@@ -180,10 +182,12 @@ class ScenarioRun {
 
   sample(): Sample {
     const recorder = this.#recorder;
-    if (!recorder || !this.#loadStart) return { fraction: 0, requests: 0, sessionsLost: 0 };
+    if (!recorder || !this.#loadStart)
+      return { phase: 'starting', fraction: 0, requests: 0, sessionsLost: 0 };
     const elapsed = recorder.elapsed();
     const { requests, sessionsLost } = recorder.counts();
-    return { fraction: Math.min(1, elapsed / this.#settings.durationMs), requests, sessionsLost };
+    const phase = this.#loadDone ? 'stopping' : 'load';
+    return { phase, fraction: Math.min(1, elapsed / this.#settings.durationMs), requests, sessionsLost };
   }
 
   /** Start the system, wait for `ready` (the other half of a paired run), load it, stop it. */
@@ -243,6 +247,7 @@ class ScenarioRun {
         );
       },
     });
+    this.#loadDone = true;
     await fault.done;
     if (fault.record?.error) {
       throw new LabError(

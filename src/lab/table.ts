@@ -65,6 +65,15 @@ export function formatNotes(result: LabResult): string {
       );
     }
   }
+  for (const [id, s] of Object.entries(result.scenarios)) {
+    for (const e of [s.sticky, s.stateless]) {
+      if (!e.applicable || e.failedRequests === 0) continue;
+      const causes = Object.entries(e.failures)
+        .map(([cause, n]) => `${n} × ${cause}`)
+        .join(', ');
+      lines.push(`${id} ${e.architecture}: failed requests: ${causes}`);
+    }
+  }
   const overhead = result.scenarios.overhead;
   if (overhead?.sticky.applicable && overhead.stateless.applicable) {
     const delta = overhead.stateless.p50Ms - overhead.sticky.p50Ms;

@@ -27,6 +27,8 @@ export interface RequestRecord {
   /** The server that answered, or null when no answer came (network error, balancer error). */
   server: string | null;
   ok: boolean;
+  /** Why it failed: the status and the balancer's error code, or the network error. */
+  failure?: string;
 }
 
 export interface UserEvents {
@@ -51,6 +53,8 @@ export class VirtualUser {
   sessionsLost = 0;
   itemsLost = 0;
   lastServer = '';
+  /** Failed requests by cause (e.g. `503`, `502 UNPINNED_ERR_LB_BACKEND_FAILED`, `network TimeoutError`). */
+  failures: Record<string, number> = {};
   /** A failed mutation that may have happened: the next answer may show it or not. */
   #pending: Pending = null;
 
@@ -76,6 +80,7 @@ export class VirtualUser {
     if (cookie) headers.cookie = cookie;
     const start = performance.now();
     let answer: ShopAnswer | null = null;
+    let failure: string | undefined;
     try {
       const res = await fetch(`${this.base}${path}`, {
         method,
@@ -85,18 +90,25 @@ export class VirtualUser {
       });
       this.#jar.store(res.headers.getSetCookie());
       if (res.ok || accept.includes(res.status)) answer = (await res.json()) as ShopAnswer;
-      else await res.body?.cancel();
-    } catch {
-      // Network error or timeout: counted as a failed request below.
+      else {
+        const code = res.headers.get('x-unpinned-error');
+        failure = code ? `${res.status} ${code}` : String(res.status);
+        await res.body?.cancel();
+      }
+    } catch (error) {
+      failure = `network ${(error as Error).name}`;
     }
     const end = performance.now();
-    if (!answer) this.failed++;
-    else this.lastServer = answer.server;
+    if (failure) {
+      this.failed++;
+      this.failures[failure] = (this.failures[failure] ?? 0) + 1;
+    } else if (answer) this.lastServer = answer.server;
     this.#events.onRequest?.({
       at: end,
       latencyUs: Math.max(1, Math.round((end - start) * 1000)),
       server: answer?.server ?? null,
       ok: answer !== null,
+      ...(failure ? { failure } : {}),
     });
     return answer;
   }
