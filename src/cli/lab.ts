@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { StrategyName } from '../balancer/strategies/strategy.js';
+import { checkClaims, formatClaims } from '../lab/claims.js';
 import { progressReporter } from '../lab/progress.js';
 import { writeReport } from '../lab/report.js';
 import { fullDefaults, quickDefaults, runLab } from '../lab/run.js';
@@ -69,11 +70,13 @@ async function lab(flags: LabFlags): Promise<void> {
       onProgress: progress.onProgress,
     });
     progress.stop();
-    if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
-    if (flags.report) writeReport(flags.report, result);
+    const claims = checkClaims(result);
+    if (flags.json) writeFileSync(flags.json, `${JSON.stringify({ ...result, claims }, null, 2)}\n`);
+    if (flags.report) writeReport(flags.report, { ...result, claims });
     console.log(formatTable(result));
     const notes = formatNotes(result);
     if (notes) console.log(`\n${notes}`);
+    if (claims.length) console.log(`\nclaims (DESIGN.md §8):\n${formatClaims(claims)}`);
     if (flags.report) console.log(`\nreport: ${flags.report}/index.html`);
   } finally {
     progress.stop();

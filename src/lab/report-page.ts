@@ -80,6 +80,10 @@ const script = `
   groupedBars(document.getElementById('losses'), 'losses', [
     { key: 'sessionsLost', label: 'sessions lost' }, { key: 'itemsLost', label: 'items lost' },
     { key: 'failedRequests', label: 'failed requests' }], 'count');
+  var claims = document.getElementById('claims');
+  (lab.claims || []).forEach(function (c) {
+    el('li', { textContent: (c.held ? 'held: ' : 'FAILED: ') + c.scenario + ': ' + c.claim + ' (' + c.evidence + ')' }, claims);
+  });
   var o = lab.options;
   document.getElementById('meta').textContent = 'Run ' + lab.startedAt + ' · ' + o.users + ' virtual users · ' +
     (o.durationMs / 1000) + ' s of load per run · stateless strategy ' + o.strategy + ' · seed ' + o.seed;
@@ -100,6 +104,7 @@ export function reportPage(): string {
 <h1>unpinned lab: sticky versus stateless</h1>
 <p id="meta"></p>
 <h2>Summary</h2>
+<ul id="claims"></ul>
 <div class="pair"><div id="latency"></div><div id="losses"></div></div>
 <div id="scenarios"></div>
 <script>${script}</script>

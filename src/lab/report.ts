@@ -6,6 +6,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { Claim } from './claims.js';
 import { reportPage } from './report-page.js';
 import type { LabResult } from './run.js';
 
@@ -21,7 +22,7 @@ export function chartLibraryPath(): string {
  * @example
  * writeReport('lab-report', await runLab({ durationMs: 4000 }));
  */
-export function writeReport(dir: string, result: LabResult): string {
+export function writeReport(dir: string, result: LabResult & { claims?: Claim[] }): string {
   mkdirSync(dir, { recursive: true });
   copyFileSync(chartLibraryPath(), join(dir, 'chart.umd.min.js'));
   // JSON inside a <script>: escape '<' so no value can close the element.

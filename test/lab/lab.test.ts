@@ -35,7 +35,10 @@ interface Entry {
 describeRedis('unpinned lab (CLI, real system)', () => {
   let dir: string;
   let out: { stdout: string; stderr: string };
-  let json: { scenarios: Record<string, { sticky: Entry; stateless: Entry }> };
+  let json: {
+    scenarios: Record<string, { sticky: Entry; stateless: Entry }>;
+    claims: { scenario: string; claim: string; held: boolean }[];
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'unpinned-lab-test-'));
@@ -47,9 +50,9 @@ describeRedis('unpinned lab (CLI, real system)', () => {
         '--scenario',
         'server-crash',
         '--duration',
-        '2.5',
+        '2',
         '--users',
-        '12',
+        '9',
         '--json',
         join(dir, 'out.json'),
         '--report',
@@ -84,6 +87,10 @@ describeRedis('unpinned lab (CLI, real system)', () => {
       sessionsLost: 0,
       itemsLost: 0,
     });
+    expect(json.claims.map((c) => [c.claim, c.held])).toEqual([
+      ['sticky loses sessions', true],
+      ['stateless loses no session and no item', true],
+    ]);
   });
 
   it('prints the table on stdout and plain progress lines on stderr (not a terminal)', () => {
@@ -92,6 +99,7 @@ describeRedis('unpinned lab (CLI, real system)', () => {
     expect(out.stderr).toMatch(/\[1\/2\] server-crash\s+sticky\s+running/);
     expect(out.stderr).toMatch(/\[2\/2\] server-crash\s+stateless done: \d+ requests/);
     expect(out.stderr).not.toContain('\r');
+    expect(out.stdout).toContain('held    server-crash: sticky loses sessions');
   });
 
   it('writes a report that reads nothing from the network', () => {
@@ -157,6 +165,28 @@ describeRedis('unpinned lab (CLI, real system)', () => {
         await browser.close();
       }
     });
+  });
+});
+
+describe('unpinned lab: flags', () => {
+  const fails = async (args: string[]) => {
+    const error = await run(process.execPath, [cli, 'lab', ...args], { cwd: root }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error?.code).toBe(1);
+    return error!.stderr;
+  };
+
+  it('refuses an unknown scenario, naming the ones that exist, before starting anything', async () => {
+    expect(await fails(['--scenario', 'meteor-strike'])).toMatch(
+      /Unknown scenario "meteor-strike".*server-crash.*\(UNPINNED_ERR_LAB_UNKNOWN_SCENARIO\)/,
+    );
+  });
+
+  it('refuses a sticky strategy for the stateless system, and counts that are not positive', async () => {
+    expect(await fails(['--strategy', 'ip-hash'])).toContain('UNPINNED_ERR_LAB_INVALID_OPTION');
+    expect(await fails(['--simulate', '--users', '0'])).toMatch(/--users must be a positive number/);
   });
 });
 

@@ -9,7 +9,7 @@ import { strategyNames } from '../../src/balancer/strategies/strategy.js';
 import { generateWorkload } from '../../src/lab/sim-workload.js';
 import { type SimulationResult, simulate } from '../../src/lab/simulate.js';
 
-const options = { servers: 20, users: 20_000, seed: 3, parallel: false } as const;
+const options = { servers: 20, users: 10_000, seed: 3, parallel: false } as const;
 
 describe('lab --simulate', () => {
   let result: SimulationResult;
