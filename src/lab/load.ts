@@ -62,6 +62,8 @@ export async function runUsers(users: VirtualUser[], model: UserModel, bounds: L
       const random = seededRandom(model.seed * 7919 + i);
       const think = thinkTimeOf(model, i);
       let n = 0;
+      // Users do not all click at the same instant: each starts after one think time of its own.
+      await new Promise((resolve) => setTimeout(resolve, drawThink(random, think)));
       while (n < bounds.maxRequestsPerUser && !bounds.stopped() && performance.now() < bounds.deadline) {
         await step(user, random);
         n++;

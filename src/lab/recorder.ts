@@ -59,9 +59,18 @@ export class Recorder {
     this.#bucketMs = bucketMs;
   }
 
-  /** Time zero of the run (the start of the load); what came before falls into the first bucket. */
+  /**
+   * Time zero of the run: the start of the load. What was recorded before (the users' logins, all
+   * at once) is setup, not load: it is forgotten, so a login stampede does not pass for tail latency.
+   */
   setOrigin(at: number): void {
     this.#origin = at;
+    this.#records.length = 0;
+    this.#losses.length = 0;
+    this.#sessionsLost = 0;
+    this.#itemsLost = 0;
+    this.#histogram.reset();
+    for (const name of this.#perServer.keys()) this.#perServer.set(name, 0);
   }
 
   /** Milliseconds since time zero. */

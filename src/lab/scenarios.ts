@@ -96,10 +96,11 @@ export const scenarios: Record<ScenarioId, Scenario> = {
     title: 'Heavy users',
     claim: 'sticky: pinned heavy users overload their server; stateless: load spread, lower tail latency',
     servers: 3,
-    // 2 slots of 20 ms: 100 requests/s per server, so imbalance shows up as queueing.
-    capacity: { maxConcurrent: 2, serviceMs: 20 },
+    // One slot of 10 ms: 100 requests/s per server, so imbalance shows up as queueing. The load
+    // is about 70% of the three servers: 4 heavy users at ~15 ms think time make most of it.
+    capacity: { maxConcurrent: 1, serviceMs: 40 },
     // One heavy user more than servers: whichever way they are pinned, one server gets two.
-    users: { heavyUsers: 4, heavyFactor: 40 },
+    users: { heavyUsers: 4, heavyFactor: 20, thinkMs: 1200 },
     fault: null,
   },
   'store-outage': {
