@@ -48,9 +48,13 @@ export function createShop({ sessions, serverName, capacity, dropEveryNthAdd = 0
 
   // Health and metrics skip the modelled capacity: a busy server is not a dead one.
   app.get('/healthz', (_req, res) => {
-    res
-      .status(state.stopping ? 503 : 200)
-      .json({ server: serverName, ok: !state.stopping, ...limit?.stats() });
+    res.status(state.stopping ? 503 : 200).json({
+      server: serverName,
+      ok: !state.stopping,
+      ...limit?.stats(),
+      // Only with the test fault injector on: how many adds it dropped, for the oracle tests.
+      ...(dropEveryNthAdd > 0 ? { droppedAdds: state.droppedAdds } : {}),
+    });
   });
   app.get('/metrics', (_req, res) => {
     res.type('text/plain; version=0.0.4').send(sessions.prometheus());

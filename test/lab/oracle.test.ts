@@ -9,6 +9,9 @@ import { runUsers } from '../../src/lab/load.js';
 import { VirtualUser } from '../../src/lab/virtual-user.js';
 import { createSessions } from '../../src/session/manager.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
+import { shopServerPath } from '../../src/system/paths.js';
+import { System } from '../../src/system/supervisor.js';
+import { describeRedis } from '../helpers/redis-server.js';
 
 let close: (() => Promise<void>) | null = null;
 afterEach(async () => {
@@ -83,5 +86,33 @@ describe('lab oracle', () => {
       { kind: 'session', count: 1 },
       { kind: 'items', count: 2 },
     ]);
+  });
+});
+
+describeRedis('lab oracle on the real system', () => {
+  it('counts the adds that shop processes drop (SHOP_FAULT_DROP_EVERY_NTH_ADD), exactly', async () => {
+    const system = new System({
+      servers: 2,
+      port: 0,
+      store: 'redis',
+      // The documented test fault injector, passed in the environment of each shop process.
+      app: ['/usr/bin/env', 'SHOP_FAULT_DROP_EVERY_NTH_ADD=3', process.execPath, shopServerPath()],
+    });
+    await system.start();
+    try {
+      const users = Array.from({ length: 6 }, (_, i) => new VirtualUser(system.url, `user-${i}`));
+      await Promise.all(users.map((u) => u.login()));
+      await shopFor(users, 40);
+      let dropped = 0;
+      for (const server of system.status().servers) {
+        const health = (await (await fetch(`${server.url}/healthz`)).json()) as { droppedAdds: number };
+        dropped += health.droppedAdds;
+      }
+      expect(dropped).toBeGreaterThan(5);
+      expect(total(users, 'failed')).toBe(0);
+      expect(total(users, 'itemsLost')).toBe(dropped);
+    } finally {
+      await system.stop();
+    }
   });
 });
