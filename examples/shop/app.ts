@@ -14,17 +14,26 @@ export interface ShopOptions {
   sessions: SessionManager;
   serverName: string;
   capacity?: Capacity;
+  /**
+   * Test fault injector, off by default: every Nth add is answered as if it
+   * happened but is not saved, so the lab's oracle can prove it counts lost items
+   * exactly. Never set it outside tests.
+   */
+  dropEveryNthAdd?: number;
 }
 
 export interface ShopState {
   /** Set on shutdown: health checks fail so balancers stop sending new requests. */
   stopping: boolean;
   requests: number;
+  /** Adds silently dropped by the `dropEveryNthAdd` fault injector. */
+  droppedAdds: number;
 }
 
-export function createShop({ sessions, serverName, capacity }: ShopOptions) {
+export function createShop({ sessions, serverName, capacity, dropEveryNthAdd = 0 }: ShopOptions) {
   const app = express();
-  const state: ShopState = { stopping: false, requests: 0 };
+  const state: ShopState = { stopping: false, requests: 0, droppedAdds: 0 };
+  let adds = 0;
   const limit = capacity ? capacityLimit(capacity) : null;
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -39,9 +48,13 @@ export function createShop({ sessions, serverName, capacity }: ShopOptions) {
 
   // Health and metrics skip the modelled capacity: a busy server is not a dead one.
   app.get('/healthz', (_req, res) => {
-    res
-      .status(state.stopping ? 503 : 200)
-      .json({ server: serverName, ok: !state.stopping, ...limit?.stats() });
+    res.status(state.stopping ? 503 : 200).json({
+      server: serverName,
+      ok: !state.stopping,
+      ...limit?.stats(),
+      // Only with the test fault injector on: how many adds it dropped, for the oracle tests.
+      ...(dropEveryNthAdd > 0 ? { droppedAdds: state.droppedAdds } : {}),
+    });
   });
   app.get('/metrics', (_req, res) => {
     res.type('text/plain; version=0.0.4').send(sessions.prometheus());
@@ -112,6 +125,10 @@ export function createShop({ sessions, serverName, capacity }: ShopOptions) {
     res.json({ server: serverName, user: null, cart: {}, orders: 0 });
   });
   app.post('/api/cart/items', async (req, res) => {
+    if (dropEveryNthAdd > 0 && ++adds % dropEveryNthAdd === 0 && bySku.has(req.body?.sku)) {
+      state.droppedAdds++;
+      return api(req, res);
+    }
     if (!(await addItem(req.session, req.body?.sku)))
       return res.status(400).json({ server: serverName, error: 'unknown sku' });
     await api(req, res);

@@ -10,6 +10,9 @@
  * baseline). Modelled capacity for the lab: MAX_CONCURRENT and SERVICE_MS.
  * Flags override the environment: --port, --name, --sessions memory|redis|sqlite,
  * --redis <url>, --sqlite <file>, --max-concurrent <n>, --service-ms <ms>.
+ *
+ * Test fault injector (off by default; for the lab's oracle tests only):
+ * SHOP_FAULT_DROP_EVERY_NTH_ADD=N answers every Nth cart add as done without saving it.
  */
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -79,6 +82,7 @@ const { app, state } = createShop({
   sessions,
   serverName,
   ...(maxConcurrent > 0 ? { capacity: { maxConcurrent, serviceMs } } : {}),
+  dropEveryNthAdd: Number(env.SHOP_FAULT_DROP_EVERY_NTH_ADD ?? 0),
 });
 const server = app.listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;

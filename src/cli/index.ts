@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { registerConfig } from './config.js';
+import { registerLab } from './lab.js';
 import { registerLb } from './lb.js';
 import { registerSystemCommands } from './system.js';
 
@@ -20,6 +21,7 @@ export function createProgram(): Command {
   registerSystemCommands(program);
   registerLb(program);
   registerConfig(program);
+  registerLab(program);
   return program;
 }
 

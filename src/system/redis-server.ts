@@ -127,8 +127,10 @@ export class RedisServer {
     await exited;
   }
 
-  async restart(): Promise<void> {
+  /** Stop, stay down for `downMs` (an outage of that length, as the lab models it), start again. */
+  async restart(downMs = 0): Promise<void> {
     await this.stop();
+    if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
     await this.#spawn();
   }
 

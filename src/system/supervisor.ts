@@ -273,8 +273,11 @@ export class System {
     return this.status();
   }
 
-  /** Restart the store (a private Redis keeps its data across the restart). */
-  restartStore(): Promise<SystemStatus> {
+  /**
+   * Restart the store (a private Redis keeps its data across the restart). `downMs` keeps it down
+   * that long first: the lab's store outage.
+   */
+  restartStore({ downMs = 0 }: { downMs?: number } = {}): Promise<SystemStatus> {
     return this.#exclusive(async () => {
       const store = this.#store;
       if (store.kind !== 'redis' || !store.server) {
@@ -286,7 +289,7 @@ export class System {
           { statusCode: 409 },
         );
       }
-      await store.server.restart();
+      await store.server.restart(downMs);
       return this.status();
     });
   }

@@ -87,7 +87,8 @@ describeRedis('unpinned up: the running system', () => {
     const total = (k: 'failed' | 'itemsLost' | 'sessionsLost' | 'requests') =>
       shoppers.reduce((n, s) => n + s[k], 0);
     expect(total('requests')).toBeGreaterThan(100);
-    expect(shoppers.flatMap((s) => s.failures)).toEqual([]);
+    // Failures by cause (status and error code): empty when nothing failed.
+    expect(shoppers.map((s) => s.failures).filter((f) => Object.keys(f).length > 0)).toEqual([]);
     expect({
       failed: total('failed'),
       itemsLost: total('itemsLost'),
@@ -110,7 +111,8 @@ describeRedis('unpinned up: the running system', () => {
     })();
     await shop(shoppers, steps);
     await steps;
-    expect(shoppers.flatMap((s) => s.failures)).toEqual([]);
+    // Failures by cause (status and error code): empty when nothing failed.
+    expect(shoppers.map((s) => s.failures).filter((f) => Object.keys(f).length > 0)).toEqual([]);
     const failed = shoppers.reduce((n, s) => n + s.failed, 0);
     const lost = shoppers.reduce((n, s) => n + s.itemsLost + s.sessionsLost, 0);
     expect({ failed, lost }).toEqual({ failed: 0, lost: 0 });

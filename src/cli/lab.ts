@@ -1,0 +1,106 @@
+/**
+ * `unpinned lab`: sticky versus stateless, measured side by side on the real
+ * system (or, with --simulate, on a virtual clock for many servers and users).
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { StrategyName } from '../balancer/strategies/strategy.js';
+import { checkClaims, formatClaims } from '../lab/claims.js';
+import { progressReporter } from '../lab/progress.js';
+import { writeReport } from '../lab/report.js';
+import { fullDefaults, quickDefaults, runLab } from '../lab/run.js';
+import { LabError, scenarioIds } from '../lab/scenarios.js';
+import { formatSimulation, simulate } from '../lab/simulate.js';
+import { formatNotes, formatTable } from '../lab/table.js';
+
+interface LabFlags {
+  quick?: boolean;
+  json?: string;
+  report?: string;
+  scenario?: string[];
+  strategy?: string;
+  duration?: string;
+  users?: string;
+  servers?: string;
+  seed?: string;
+  simulate?: boolean;
+}
+
+const labStrategies = ['round-robin', 'least-connections', 'random', 'p2c'];
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new LabError(
+      'UNPINNED_ERR_LAB_INVALID_OPTION',
+      `${name} must be a positive number, got "${value}".`,
+    );
+  }
+  return n;
+}
+
+async function lab(flags: LabFlags): Promise<void> {
+  if (flags.strategy && !labStrategies.includes(flags.strategy)) {
+    throw new LabError(
+      'UNPINNED_ERR_LAB_INVALID_OPTION',
+      `--strategy must be one of ${labStrategies.join(', ')} (the stateless system's strategy), got "${flags.strategy}".`,
+    );
+  }
+  if (flags.simulate) {
+    const result = await simulate({
+      servers: Math.round(positive('--servers', flags.servers, 200)),
+      users: Math.round(positive('--users', flags.users, 1_000_000)),
+      seed: Math.round(positive('--seed', flags.seed, 1)),
+    });
+    if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(formatSimulation(result));
+    return;
+  }
+  const defaults = flags.quick ? quickDefaults : fullDefaults;
+  const progress = progressReporter();
+  try {
+    const result = await runLab({
+      ...(flags.scenario ? { scenarios: flags.scenario } : {}),
+      ...(flags.strategy ? { strategy: flags.strategy as StrategyName } : {}),
+      durationMs: positive('--duration', flags.duration, defaults.durationMs / 1000) * 1000,
+      users: Math.round(positive('--users', flags.users, defaults.users)),
+      thinkMs: defaults.thinkMs,
+      seed: Math.round(positive('--seed', flags.seed, 1)),
+      onProgress: progress.onProgress,
+    });
+    progress.stop();
+    const claims = checkClaims(result);
+    if (flags.json) writeFileSync(flags.json, `${JSON.stringify({ ...result, claims }, null, 2)}\n`);
+    if (flags.report) writeReport(flags.report, { ...result, claims });
+    console.log(formatTable(result));
+    const notes = formatNotes(result);
+    if (notes) console.log(`\n${notes}`);
+    if (claims.length) console.log(`\nclaims (DESIGN.md §8):\n${formatClaims(claims)}`);
+    if (flags.report) console.log(`\nreport: ${flags.report}/index.html`);
+  } finally {
+    progress.stop();
+  }
+}
+
+export function registerLab(program: Command): void {
+  program
+    .command('lab')
+    .description(
+      'measure sticky versus stateless side by side: crashes, deploys, scaling, heavy users, outages',
+    )
+    .option('--quick', 'short runs: every scenario on both architectures in about two minutes')
+    .option('--json <file>', 'write the results as JSON')
+    .option('--report <dir>', 'write an HTML report with charts (readable offline)')
+    .option('--scenario <id...>', `run only these scenarios (${scenarioIds.join(', ')})`)
+    .option(
+      '--strategy <name>',
+      `strategy of the stateless system (${labStrategies.join(', ')}; default p2c)`,
+    )
+    .option('--duration <s>', 'load duration of each run in seconds')
+    .option('--users <n>', 'virtual users (with --simulate: simulated users, default 1000000)')
+    .option('--servers <n>', 'with --simulate: simulated servers (default 200)')
+    .option('--seed <n>', 'seed of the user model (same seed, same load)')
+    .option('--simulate', 'run the strategies on a virtual clock for many servers and users')
+    .action((flags: LabFlags) => lab(flags));
+}

@@ -1,0 +1,106 @@
+/**
+ * The claims of DESIGN.md §8, checked against one lab result: which held in this
+ * run and which did not. The lab reports them; it does not hide a claim that
+ * failed, and a failed claim does not make the run fail (it is a measurement).
+ */
+import type { LabResult, RunEntry, RunResult } from './run.js';
+
+export interface Claim {
+  scenario: string;
+  claim: string;
+  held: boolean;
+  /** The figures the verdict rests on. */
+  evidence: string;
+}
+
+type Check = (sticky: RunResult, stateless: RunResult) => Omit<Claim, 'scenario'>[];
+
+const losesSessions: Check = (sticky, stateless) => [
+  {
+    claim: 'sticky loses sessions',
+    held: sticky.sessionsLost > 0,
+    evidence: `${sticky.sessionsLost} sessions, ${sticky.itemsLost} items lost`,
+  },
+  {
+    claim: 'stateless loses no session and no item',
+    held: stateless.sessionsLost === 0 && stateless.itemsLost === 0,
+    evidence: `${stateless.sessionsLost} sessions, ${stateless.itemsLost} items lost`,
+  },
+];
+
+const noFailures: Check = (_sticky, stateless) => [
+  {
+    claim: 'stateless fails no request',
+    held: stateless.failedRequests === 0,
+    evidence: `${stateless.failedRequests} failed`,
+  },
+];
+
+/** Requests after the fault on the servers that did not exist before it. */
+function newServerLoad(run: RunResult): number[] {
+  return Object.entries(run.fault?.perServerAfter ?? {})
+    .filter(([name]) => Number(name.replace(/^app-/, '')) > run.servers.before)
+    .map(([, n]) => n);
+}
+
+const checks: Record<string, Check> = {
+  'server-crash': losesSessions,
+  'rolling-deploy': (a, b) => [...losesSessions(a, b), ...noFailures(a, b)],
+  'scale-in': (a, b) => [...losesSessions(a, b), ...noFailures(a, b)],
+  'scale-out': (sticky, stateless) => [
+    {
+      claim: 'sticky: the new servers stay idle for pinned users',
+      held: newServerLoad(sticky).every((n) => n === 0),
+      evidence: `new servers got ${newServerLoad(sticky).join(', ')} requests`,
+    },
+    {
+      claim: 'stateless: the new servers take load at once',
+      held: newServerLoad(stateless).length > 0 && newServerLoad(stateless).every((n) => n > 0),
+      evidence: `new servers got ${newServerLoad(stateless).join(', ')} requests`,
+    },
+  ],
+  'heavy-users': (sticky, stateless) => [
+    {
+      claim: 'stateless has the lower tail latency',
+      held: stateless.p99Ms < sticky.p99Ms,
+      evidence: `p99 ${sticky.p99Ms} ms sticky, ${stateless.p99Ms} ms stateless`,
+    },
+  ],
+};
+
+const outage = (stateless: RunResult): Omit<Claim, 'scenario'>[] => [
+  {
+    claim: 'stateless: 503s while the store is down, nothing lost, recovery in seconds',
+    held:
+      stateless.failedRequests > 0 &&
+      stateless.sessionsLost === 0 &&
+      stateless.itemsLost === 0 &&
+      (stateless.fault?.recoveryMs ?? Number.POSITIVE_INFINITY) < 5_000,
+    evidence: `${stateless.failedRequests} failed, ${stateless.sessionsLost} sessions and ${stateless.itemsLost} items lost, failures ended ${stateless.fault?.recoveryMs} ms after the store was back`,
+  },
+];
+
+export function checkClaims(result: LabResult): Claim[] {
+  const claims: Claim[] = [];
+  for (const [scenario, { sticky, stateless }] of Object.entries(result.scenarios)) {
+    if (!ran(stateless)) continue;
+    const found =
+      scenario === 'store-outage'
+        ? outage(stateless)
+        : ran(sticky)
+          ? (checks[scenario]?.(sticky, stateless) ?? [])
+          : [];
+    for (const c of found) claims.push({ scenario, ...c });
+  }
+  return claims;
+}
+
+function ran(entry: RunEntry): entry is RunResult {
+  return entry.applicable;
+}
+
+export function formatClaims(claims: readonly Claim[]): string {
+  return claims
+    .map((c) => `${c.held ? 'held  ' : 'FAILED'}  ${c.scenario}: ${c.claim} (${c.evidence})`)
+    .join('\n');
+}

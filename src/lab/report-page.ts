@@ -1,0 +1,114 @@
+/**
+ * The report page: static HTML plus a script that draws its charts from
+ * `window.LAB` (data.js) with the bundled Chart.js. Per scenario: requests per
+ * server over time on each architecture (the fault marked), then across
+ * scenarios: latency percentiles and losses, sticky beside stateless.
+ */
+
+const style = `
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.chart { position: relative; height: 260px; }
+table { border-collapse: collapse; font-size: 12px; } td, th { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }
+td:first-child, th:first-child, td:nth-child(2), th:nth-child(2) { text-align: left; }
+.claim { color: #555; }`;
+
+// Runs in the browser. Kept as plain ES2017 without imports.
+const script = `
+(function () {
+  var lab = window.LAB;
+  Chart.defaults.animation = false;
+  var colours = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+  var arches = ['sticky', 'stateless'];
+  var main = document.getElementById('scenarios');
+  function el(tag, attrs, parent) {
+    var e = document.createElement(tag);
+    for (var k in attrs) e[k] = attrs[k];
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function canvas(parent) {
+    var box = el('div', { className: 'chart' }, parent);
+    return el('canvas', {}, box);
+  }
+  function perServerChart(parent, run, title) {
+    var names = {};
+    run.timeline.forEach(function (b) { for (var n in b.perServer) names[n] = true; });
+    var servers = Object.keys(names).sort(function (a, b) { return a.localeCompare(b, 'en', { numeric: true }); });
+    var labels = run.timeline.map(function (b) { return (b.t / 1000).toFixed(1); });
+    var datasets = servers.map(function (name, i) {
+      return { label: name, data: run.timeline.map(function (b) { return b.perServer[name] || 0; }),
+        borderColor: colours[i % colours.length], backgroundColor: colours[i % colours.length], pointRadius: 0, borderWidth: 2 };
+    });
+    datasets.push({ label: 'failed', data: run.timeline.map(function (b) { return b.failed; }), borderColor: '#000',
+      borderDash: [4, 3], pointRadius: 0, borderWidth: 1 });
+    var fault = run.fault ? ' · ' + run.fault.label + ' at ' + (run.fault.atMs / 1000).toFixed(1) + ' s' : '';
+    new Chart(canvas(parent), { type: 'line', data: { labels: labels, datasets: datasets },
+      options: { maintainAspectRatio: false, plugins: { title: { display: true, text: title + fault } },
+        scales: { x: { title: { display: true, text: 's' } }, y: { title: { display: true, text: 'requests per bucket' }, beginAtZero: true } } } });
+  }
+  function groupedBars(target, title, metrics, unit) {
+    var ids = Object.keys(lab.scenarios);
+    var datasets = [];
+    arches.forEach(function (arch, a) {
+      metrics.forEach(function (m, i) {
+        datasets.push({ label: arch + ' ' + m.label, backgroundColor: colours[(a * metrics.length + i) % colours.length],
+          data: ids.map(function (id) { var r = lab.scenarios[id][arch]; return r.applicable ? r[m.key] : null; }) });
+      });
+    });
+    new Chart(canvas(target), { type: 'bar', data: { labels: ids, datasets: datasets },
+      options: { maintainAspectRatio: false, plugins: { title: { display: true, text: title } },
+        scales: { y: { beginAtZero: true, title: { display: true, text: unit } } } } });
+  }
+  Object.keys(lab.scenarios).forEach(function (id) {
+    var s = lab.scenarios[id];
+    el('h2', { textContent: id + ': ' + s.title }, main);
+    el('p', { className: 'claim', textContent: s.claim }, main);
+    var pair = el('div', { className: 'pair' }, main);
+    arches.forEach(function (arch) {
+      var run = s[arch];
+      var cell = el('div', {}, pair);
+      if (!run.applicable) { el('p', { textContent: arch + ': not applicable: ' + run.reason }, cell); return; }
+      perServerChart(cell, run, arch + ' (' + run.strategy + ')');
+      el('p', { textContent: run.requests + ' requests · ' + run.failedRequests + ' failed · ' + run.sessionsLost +
+        ' sessions lost · ' + run.itemsLost + ' items lost · p50 ' + run.p50Ms + ' ms · p99 ' + run.p99Ms + ' ms' }, cell);
+    });
+  });
+  groupedBars(document.getElementById('latency'), 'latency percentiles', [
+    { key: 'p50Ms', label: 'p50' }, { key: 'p99Ms', label: 'p99' }], 'ms');
+  groupedBars(document.getElementById('losses'), 'losses', [
+    { key: 'sessionsLost', label: 'sessions lost' }, { key: 'itemsLost', label: 'items lost' },
+    { key: 'failedRequests', label: 'failed requests' }], 'count');
+  var claims = document.getElementById('claims');
+  (lab.claims || []).forEach(function (c) {
+    el('li', { textContent: (c.held ? 'held: ' : 'FAILED: ') + c.scenario + ': ' + c.claim + ' (' + c.evidence + ')' }, claims);
+  });
+  var o = lab.options;
+  document.getElementById('meta').textContent = 'Run ' + lab.startedAt + ' · ' + o.users + ' virtual users · ' +
+    (o.durationMs / 1000) + ' s of load per run · stateless strategy ' + o.strategy + ' · seed ' + o.seed;
+  document.body.setAttribute('data-rendered', 'yes');
+})();`;
+
+export function reportPage(): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>unpinned lab: sticky versus stateless</title>
+<style>${style}</style>
+<script src="chart.umd.min.js"></script>
+<script src="data.js"></script>
+</head>
+<body>
+<h1>unpinned lab: sticky versus stateless</h1>
+<p id="meta"></p>
+<h2>Summary</h2>
+<ul id="claims"></ul>
+<div class="pair"><div id="latency"></div><div id="losses"></div></div>
+<div id="scenarios"></div>
+<script>${script}</script>
+</body>
+</html>
+`;
+}
