@@ -51,16 +51,18 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
   }
   const grace = options.regenerateGrace ?? 0;
   if (!(grace >= 0 && Number.isFinite(grace))) invalid('regenerateGrace', 'seconds >= 0', grace);
+  const clock = options.now ?? Date.now;
   return {
     store: options.store,
     cookie: new SessionCookie(options.cookie),
-    idleMs: idle * 1000,
-    absoluteMs: absolute * 1000,
-    touchAfterMs: idle * 1000 * touchAfter,
+    idleMs: Math.round(idle * 1000),
+    absoluteMs: Math.round(absolute * 1000),
+    touchAfterMs: Math.round(idle * 1000 * touchAfter),
     maxSessionBytes: positive('maxSessionBytes', options.maxSessionBytes ?? 65_536),
     maxUpdateAttempts,
-    regenerateGraceMs: grace * 1000,
-    now: options.now ?? Date.now,
+    regenerateGraceMs: Math.round(grace * 1000),
+    // Whole milliseconds everywhere: stores keep integer times (Redis PEXPIREAT, the packed metadata).
+    now: options.now ? () => Math.floor(clock()) : Date.now,
   };
 }
 

@@ -52,6 +52,7 @@ export class Session {
   #cookie: 'keep' | 'set' | 'clear' = 'keep';
   #bytes = -1;
   #committed = false;
+  #commitment: Promise<CommitOutcome> | null = null;
   #used = false;
   /** The browser holds a cookie for a session this request ended: clear it unless replaced. */
   #clearOnEmpty = false;
@@ -194,7 +195,9 @@ export class Session {
       );
     }
     await this.#beginWrite();
-    if (this.#state === 'new') {
+    // A new session, or a key this request already set: the request's own value is
+    // the base (its set is last-writer-wins anyway), so add to it locally.
+    if (this.#state === 'new' || this.#changes.has(key)) {
       const current = this.#value(key);
       if (current !== undefined && typeof current !== 'number') throw notANumber(key);
       const next = ((current as number | undefined) ?? 0) + by;
@@ -251,7 +254,9 @@ export class Session {
     const keep = options.keepData ?? true;
     const data = new Map<string, string>();
     if (keep) for (const key of this.#keys()) data.set(key, this.#json(key)!);
-    const userId = keep ? (this.#userChange ?? this.#stored?.userId ?? null) : null;
+    // A pending unbind (null) is a change too: it must not fall back to the stored user.
+    const current = this.#userChange !== undefined ? this.#userChange : (this.#stored?.userId ?? null);
+    const userId = keep ? current : null;
     const oldId = this.#state === 'live' ? this.#sessionId() : null;
     this.#startNew();
     for (const [key, json] of data) this.#changes.set(key, json);
@@ -262,11 +267,23 @@ export class Session {
     // Create the new session before the old one goes: if the store fails between
     // the two, the user keeps a working session instead of losing it.
     this.#clearOnEmpty = true;
-    await this.#commitNew();
     const { store, regenerateGraceMs } = this.#ctx.options;
-    await callStore(this.#ctx.metrics, 'regenerate', () =>
-      store.destroy(oldId, regenerateGraceMs > 0 ? { graceMs: regenerateGraceMs } : undefined),
-    );
+    try {
+      await this.#commitNew();
+      await callStore(this.#ctx.metrics, 'regenerate', () =>
+        store.destroy(oldId, regenerateGraceMs > 0 ? { graceMs: regenerateGraceMs } : undefined),
+      );
+    } catch (error) {
+      // Half a regenerate must not leave two live tokens: drop the new session
+      // (best effort) and send no cookie; the browser keeps its old token, which
+      // still works, and the login can be retried.
+      const newId = this.#state === 'live' ? this.#id : null;
+      this.#becomeNone();
+      this.#cookie = 'keep';
+      this.#clearOnEmpty = false;
+      if (newId) await store.destroy(newId).catch(() => {});
+      throw error;
+    }
   }
 
   /** End the session in the store and clear the cookie. Later writes start a new session. */
@@ -290,12 +307,21 @@ export class Session {
    * headers leave; handlers may call it earlier (e.g. before a redirect). It is
    * idempotent, and the session is read-only afterwards.
    */
-  async commit(): Promise<CommitOutcome> {
-    if (this.#committed) return { setCookie: null };
+  commit(): Promise<CommitOutcome> {
+    // Every caller gets the same outcome: a handler that commits before a redirect
+    // and the adapter that commits before the headers leave both see the cookie,
+    // and the adapter waits for a commit the handler did not await.
+    if (!this.#commitment) {
+      this.#committed = true;
+      this.#commitment = this.#commitOnce();
+    }
+    return this.#commitment;
+  }
+
+  async #commitOnce(): Promise<CommitOutcome> {
     // A failed load was already reported to the handler, which may have answered
     // without a session; there is nothing to commit then, so it is not rethrown.
     if (this.#loading) await this.#loading.catch(() => {});
-    this.#committed = true;
     if (this.#state === 'new') await this.#commitNew();
     else if (this.#state === 'live') await this.#commitLive();
     return { setCookie: this.#setCookie() };

@@ -18,11 +18,16 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-async function serve(store: SessionStore, setup: (app: express.Express) => void): Promise<string> {
+async function serve(
+  store: SessionStore,
+  setup: (app: express.Express) => void,
+  routes: (app: express.Express) => void = () => {},
+): Promise<string> {
   const app = express();
   setup(app);
   const sessions = createSessions({ store });
   app.use(unpinned(sessions));
+  routes(app);
   app.post('/write', async (req, res) => {
     await req.session.set('a', 1);
     res.status(200).send('saved');
@@ -95,5 +100,47 @@ describe('commit before respond', () => {
     const res = await fetch(`${url}/guest`, { headers: { cookie: `sid=${'Z'.repeat(43)}` } });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('hello guest');
+  });
+});
+
+describe('commit gate edge cases', () => {
+  const extra = (app: express.Express) => {
+    app.post('/commit-then-redirect', async (req, res) => {
+      await req.session.set('user', 'ann');
+      await req.session.commit();
+      res.redirect(303, '/');
+    });
+    app.post('/own-cookie', async (req, res) => {
+      await req.session.set('a', 1);
+      res.writeHead(302, { 'Set-Cookie': 'flash=hi', location: '/' });
+      res.end();
+    });
+    app.post('/bad-write', async (req, res) => {
+      await req.session.set('a', 1);
+      (res.write as (chunk: unknown) => boolean)(42);
+      res.end();
+    });
+  };
+
+  it('sends the session cookie when the handler committed before redirecting', async () => {
+    const url = await serve(memoryStore({ quiet: true }), () => {}, extra);
+    const res = await fetch(`${url}/commit-then-redirect`, { method: 'POST', redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).toMatch(/^sid=[A-Za-z0-9_-]{43};/);
+  });
+
+  it('keeps both the handler’s Set-Cookie given to writeHead and the session cookie', async () => {
+    const url = await serve(memoryStore({ quiet: true }), () => {}, extra);
+    const res = await fetch(`${url}/own-cookie`, { method: 'POST', redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const cookies = res.headers.getSetCookie();
+    expect(cookies).toContain('flash=hi');
+    expect(cookies.some((c) => /^sid=[A-Za-z0-9_-]{43};/.test(c))).toBe(true);
+  });
+
+  it('answers 500 to a bad response call instead of crashing the process', async () => {
+    const url = await serve(memoryStore({ quiet: true }), () => {}, extra);
+    const res = await fetch(`${url}/bad-write`, { method: 'POST' });
+    expect(res.status).toBe(500);
   });
 });

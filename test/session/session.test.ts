@@ -358,6 +358,89 @@ for (const kind of storeKinds()) {
       });
     });
 
+    describe('edge cases found in review', () => {
+      it('gives the adapter the same cookie when the handler committed first (commit before a redirect)', async () => {
+        const { sessions, jar } = setup();
+        const s = sessions.fromCookie(jar.header(), { secure: false });
+        await s.regenerate();
+        await s.bindUser('ann');
+        const handlers = await s.commit();
+        const adapters = await s.commit();
+        expect(handlers.setCookie).toMatch(/^sid=[A-Za-z0-9_-]{43};/);
+        expect(adapters).toEqual(handlers);
+      });
+
+      it('keeps an unbind that came before a regenerate', async () => {
+        const { sessions, jar } = setup();
+        const user = `bob-${Math.random().toString(36).slice(2)}`;
+        await request(sessions, jar, (s) => s.bindUser(user));
+        await request(sessions, jar, async (s) => {
+          await s.unbindUser();
+          await s.regenerate();
+        });
+        expect(await request(sessions, jar, (s) => s.userId())).toBeNull();
+        expect(await sessions.listUserSessions(user)).toEqual([]);
+      });
+
+      it('refuses writes through a token retired by regenerate, even within its grace window', async () => {
+        const { sessions, jar } = setup({ regenerateGrace: 30 });
+        const user = `carol-${Math.random().toString(36).slice(2)}`;
+        await request(sessions, jar, async (s) => {
+          await s.bindUser(user);
+          await s.set('cart', ['a']);
+        });
+        const inFlight = sessions.fromCookie(jar.header(), { secure: false });
+        await inFlight.get('cart');
+        await request(sessions, jar, (s) => s.regenerate());
+        await inFlight.set('cart', ['a', 'late']);
+        await inFlight.commit();
+        expect(sessions.metrics.resurrectionsBlocked).toBe(1);
+        // Log out everywhere reaches every token: the retired one cannot have been revived.
+        await sessions.revokeUserSessions(user);
+        expect(await request(sessions, jar, (s) => s.exists())).toBe(false);
+      });
+
+      it('adds to a value this request set before incrementing it', async () => {
+        const { sessions, jar } = setup();
+        await request(sessions, jar, (s) => s.set('n', 10));
+        const n = await request(sessions, jar, async (s) => {
+          await s.set('n', 0);
+          return s.increment('n');
+        });
+        expect(n).toBe(1);
+        expect(await request(sessions, jar, (s) => s.get('n'))).toBe(1);
+      });
+
+      it('works with timeouts in fractions of a second and a fractional clock', async () => {
+        const clock = new FakeClock();
+        clock.t += 0.5;
+        const sessions = manager(kind.make(clock), clock, { idleTimeout: 60.0005, absoluteTimeout: 3600.25 });
+        const jar = new CookieJar();
+        await request(sessions, jar, (s) => s.set('a', 1));
+        expect(await request(sessions, jar, (s) => s.get('a'))).toBe(1);
+      });
+
+      it('leaves no second live token when the store fails in the middle of a regenerate', async () => {
+        const clock = new FakeClock();
+        const inner = kind.make(clock);
+        let failDestroy = false;
+        const flaky = wrapStore(inner, {
+          destroy: (id, options) =>
+            failDestroy ? Promise.reject(new Error('down')) : inner.destroy(id, options),
+        });
+        const sessions = manager(flaky, clock);
+        const jar = new CookieJar();
+        await request(sessions, jar, (s) => s.set('cart', ['a']));
+        const s = sessions.fromCookie(jar.header(), { secure: false });
+        failDestroy = true;
+        await expect(s.regenerate()).rejects.toMatchObject({ code: 'UNPINNED_ERR_STORE_UNAVAILABLE' });
+        failDestroy = false;
+        expect((await s.commit()).setCookie).toBeNull();
+        // The old token still works, so the user can retry the login.
+        expect(await request(sessions, jar, (x) => x.get('cart'))).toEqual(['a']);
+      });
+    });
+
     describe('observability (§3.14)', () => {
       it('counts loads, hits, misses, writes and exposes them for Prometheus', async () => {
         const { sessions, jar } = setup();

@@ -50,6 +50,38 @@ describeRedis('redis store', () => {
 
   storeConformance("redis (the app's ioredis client)", () => ({ store: io.store!, now: Date.now }));
 
+  describe('user index under a racing login', () => {
+    const bindWrite = (userId: string) => ({
+      set: [],
+      delete: [],
+      userId,
+      expiresAt: Date.now() + 3_600_000,
+      absoluteExpiresAt: Date.now() + 86_400_000,
+      now: Date.now(),
+    });
+
+    it('heals an entry that a listing pruned between the index add and the bind', async () => {
+      const id = sessionIdOf(generateToken());
+      const user = `erin-${id.slice(0, 8)}`;
+      await owned.write(id, createWrite(Date.now(), { a: 1 }));
+      // What a login does first: the index entry, before the bind lands.
+      await resp3.client!.zAdd(owned.userKey(user), { score: Date.now() + 86_400_000, value: id });
+      expect(await owned.listByUser(user, Date.now())).toEqual([]);
+      await owned.write(id, bindWrite(user));
+      expect((await owned.listByUser(user, Date.now())).map((s) => s.id)).toEqual([id]);
+      expect(await owned.destroyByUser(user)).toBe(1);
+    });
+
+    it('keeps the entry of a session that revoke-all could not destroy because it is not bound yet', async () => {
+      const id = sessionIdOf(generateToken());
+      const user = `frank-${id.slice(0, 8)}`;
+      await owned.write(id, createWrite(Date.now(), { a: 1 }));
+      await resp3.client!.zAdd(owned.userKey(user), { score: Date.now() + 86_400_000, value: id });
+      expect(await owned.destroyByUser(user)).toBe(0);
+      expect(await resp3.client!.zScore(owned.userKey(user), id)).not.toBeNull();
+    });
+  });
+
   describe('options', () => {
     it('refuses to guess between a url and a client', () => {
       expect(() => redisStore({})).toThrow(/url \/ cluster \/ sentinel \/ client/);

@@ -46,7 +46,14 @@ function install(): void {
       const gate = gates.get(this);
       if (gate === undefined) return original.apply(this, args);
       gate.held.push([original, args, method]);
-      if (gate.held.length === 1) gate.session.commit().then(release(this, gate), fail(this, gate));
+      if (gate.held.length === 1) {
+        gate.session
+          .commit()
+          .then(release(this, gate), fail(this, gate))
+          // A bad call of the handler's (say res.write(42)) throws only when replayed:
+          // answer it as node:http would have (500, or a cut connection), never crash.
+          .catch((error: unknown) => replayFailed(this, error));
+      }
       return method === 'write' ? true : this;
     };
   }
@@ -69,7 +76,13 @@ export function gateOnUse(
 function release(res: ServerResponse, gate: Gate) {
   return ({ setCookie }: { setCookie: string | null }) => {
     gates.delete(res);
-    if (setCookie) appendSetCookie(res, setCookie);
+    if (setCookie) {
+      // Headers given to writeHead() would overwrite a Set-Cookie set before it:
+      // fold them in first, then add the session cookie.
+      const first = gate.held.find(([, , method]) => method === 'writeHead');
+      if (first) first[1] = foldHeaders(res, first[1]);
+      appendSetCookie(res, setCookie);
+    }
     for (const [original, args, method] of gate.held) {
       // While held, headers look unsent, so code that writes headers "if not yet
       // sent" (compression's implicit writeHead on every write) may have queued
@@ -78,6 +91,44 @@ function release(res: ServerResponse, gate: Gate) {
       original.apply(res, args);
     }
   };
+}
+
+/** writeHead(status, [message], [headers]) → the same call without headers, which are set on `res`. */
+function foldHeaders(res: ServerResponse, args: unknown[]): unknown[] {
+  const last = args[args.length - 1];
+  if (args.length < 2 || typeof last !== 'object' || last === null) return args;
+  if (Array.isArray(last)) {
+    // Raw form: [name, value, name, value, ...] or [[name, value], ...].
+    const pairs = Array.isArray(last[0]) ? (last as [string, string][]) : chunk(last as string[]);
+    for (const [name, value] of pairs) res.appendHeader(name, value);
+  } else {
+    for (const [name, value] of Object.entries(last as Record<string, unknown>)) {
+      if (value === undefined) continue;
+      if (name.toLowerCase() === 'set-cookie') res.appendHeader(name, value as string | string[]);
+      else res.setHeader(name, value as string | number | string[]);
+    }
+  }
+  return args.slice(0, -1);
+}
+
+function chunk(flat: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return pairs;
+}
+
+function replayFailed(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy(error as Error);
+    return;
+  }
+  try {
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    ServerResponse.prototype.writeHead.call(res, 500, { 'content-length': '0' });
+    (ServerResponse.prototype.end as (this: ServerResponse) => void).call(res);
+  } catch {
+    res.destroy(error as Error);
+  }
 }
 
 function fail(res: ServerResponse, gate: Gate) {

@@ -16,6 +16,8 @@ import { fromJson } from '../../session/values.js';
 interface Entry {
   session: StoredSession;
   expiresAt: number;
+  /** Retired by regenerate: readable for its grace window, writable no more. */
+  retired?: boolean;
 }
 
 export interface MemoryStoreOptions {
@@ -67,7 +69,7 @@ export class MemoryStore implements SessionStore {
         session: { data: new Map(), createdAt, touchedAt: createdAt, absoluteExpiresAt, userId: null },
         expiresAt: 0,
       };
-    } else if (!entry) {
+    } else if (!entry || entry.retired) {
       return { status: 'gone' };
     }
     for (const [key, expected] of write.expect ?? []) {
@@ -87,7 +89,7 @@ export class MemoryStore implements SessionStore {
 
   async increment(id: string, key: string, by: number): Promise<IncrementResult> {
     const entry = this.#live(id);
-    if (!entry) return { status: 'gone' };
+    if (!entry || entry.retired) return { status: 'gone' };
     const json = entry.session.data.get(key);
     // Unreadable text counts as absent, as a read sees it.
     const current = json === undefined ? { ok: false as const } : fromJson(json);
@@ -99,7 +101,7 @@ export class MemoryStore implements SessionStore {
 
   async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
     const entry = this.#live(id);
-    if (!entry) return false;
+    if (!entry || entry.retired) return false;
     entry.session.touchedAt = touchedAt;
     entry.expiresAt = expiresAt;
     return true;
@@ -109,8 +111,10 @@ export class MemoryStore implements SessionStore {
     const entry = this.#live(id);
     if (!entry) return false;
     this.#bind(id, entry.session, null);
-    if (options.graceMs) entry.expiresAt = Math.min(entry.expiresAt, this.#now() + options.graceMs);
-    else this.#sessions.delete(id);
+    if (options.graceMs) {
+      entry.expiresAt = Math.min(entry.expiresAt, this.#now() + options.graceMs);
+      entry.retired = true;
+    } else this.#sessions.delete(id);
     return true;
   }
 

@@ -51,6 +51,8 @@ export class RedisStore implements SessionStore {
   readonly name = 'redis';
   readonly shared = true;
   readonly #redis: RedisCommander;
+  /** True once the first connection is up (always, for a borrowed client). */
+  #connected = false;
   readonly #deadlines: DeadlineQueue;
   readonly #sessionPrefix: string;
   readonly #userPrefix: string;
@@ -72,6 +74,12 @@ export class RedisStore implements SessionStore {
     this.#redis = options.client
       ? borrowClient(options.client)
       : ownClient(connectionOf(options), options.onError ?? warnOncePerOutage());
+    this.#redis.connected.then(
+      () => {
+        this.#connected = true;
+      },
+      () => {},
+    );
   }
 
   /** Resolves when the store's own connection is up (a borrowed client is assumed ready). */
@@ -114,6 +122,16 @@ export class RedisStore implements SessionStore {
       ]);
     }
     const reply = await this.#write(WRITE, key, writeArgs(write));
+    const bound = reply === 1 || (Array.isArray(reply) && reply[0] === 1);
+    if (typeof write.userId === 'string' && bound) {
+      // Again after the bind: a listing or a revoke-all that ran between the two
+      // saw the entry without a bound session and may have pruned it.
+      await this.#write(INDEX_ADD, this.userKey(write.userId), [
+        String(write.absoluteExpiresAt),
+        id,
+        String(write.now),
+      ]);
+    }
     if (reply === 1) return { status: 'ok' };
     if (reply === 0) return { status: 'gone' };
     if (reply === -1) return { status: 'exists' };
@@ -184,8 +202,11 @@ export class RedisStore implements SessionStore {
     const results = await Promise.all(
       ids.map((id) => this.#write(DESTROY_FOR_USER, this.sessionKey(id), [userId])),
     );
-    if (ids.length > 0) await this.#send(indexKey, ['ZREM', indexKey, ...ids]);
-    return results.filter((r) => r === 1).length;
+    // Only entries of sessions it destroyed: one being bound right now is not yet
+    // bound, and its entry must stay (the bind is ordered after this revoke).
+    const destroyed = ids.filter((_, i) => results[i] === 1);
+    if (destroyed.length > 0) await this.#send(indexKey, ['ZREM', indexKey, ...destroyed]);
+    return destroyed.length;
   }
 
   async close(): Promise<void> {
@@ -237,10 +258,16 @@ export class RedisStore implements SessionStore {
     }
     // Hot path: one promise and one deadline entry per command, nothing else.
     return new Promise((resolve, reject) => {
+      const command = args[0]!;
       const deadline = this.#deadlines.start(() =>
-        reject(storeUnavailable(`Redis ${args[0]}`, timeoutError(args[0]!, this.#deadlines.timeoutMs))),
+        reject(storeUnavailable(`Redis ${command}`, timeoutError(command, this.#deadlines.timeoutMs))),
       );
-      call().then(
+      // Before the first connection is up, wait for it, but never send a command
+      // whose deadline already passed: its request was answered 503 meanwhile.
+      const sent = this.#connected
+        ? call()
+        : this.#redis.connected.then(() => (deadline.done ? undefined : call()));
+      sent.then(
         (reply) => {
           if (deadline.done) return;
           deadline.done = true;
@@ -249,7 +276,7 @@ export class RedisStore implements SessionStore {
         (error) => {
           if (deadline.done) return;
           deadline.done = true;
-          reject(storeUnavailable(`Redis ${args[0]}`, error));
+          reject(storeUnavailable(`Redis ${command}`, error));
         },
       );
     });

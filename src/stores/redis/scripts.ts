@@ -32,7 +32,9 @@ function script(source: string): Script {
  */
 export const WRITE = script(`
 local key = KEYS[1]
-local exists = redis.call('EXISTS', key) == 1
+-- A session retired by regenerate (kept readable for a grace window) takes no
+-- more writes: they would outlive the window or escape "log out everywhere".
+local exists = redis.call('EXISTS', key) == 1 and redis.call('HEXISTS', key, '$g') == 0
 if ARGV[1] == 'c' then
   if exists then return -1 end
 elseif not exists then
@@ -96,7 +98,7 @@ return 1
 /** Add ARGV[2] to numeric field ARGV[1]. Returns {1, value}, {0} gone, {-1} not a number. */
 export const INCREMENT = script(`
 local key = KEYS[1]
-if redis.call('EXISTS', key) == 0 then return {0} end
+if redis.call('EXISTS', key) == 0 or redis.call('HEXISTS', key, '$g') == 1 then return {0} end
 local cur = redis.call('HGET', key, ARGV[1])
 local n = 0
 if cur then
@@ -119,7 +121,7 @@ return {1, text}
 
 /** Refresh the idle window of an existing session. ARGV: touchedAt, pexpireat. */
 export const TOUCH = script(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], '$g') == 1 then return 0 end
 local created, absolute = string.match(redis.call('HGET', KEYS[1], '$m') or '', '^(%d+):%d+:(%d+)$')
 if created then
   redis.call('HSET', KEYS[1], '$m', created .. ':' .. ARGV[1] .. ':' .. absolute)
@@ -139,6 +141,7 @@ local grace = tonumber(ARGV[1])
 if grace > 0 then
   if redis.call('EXISTS', key) == 0 then return {0, ''} end
   redis.call('HDEL', key, '$u')
+  redis.call('HSET', key, '$g', '1')
   redis.call('PEXPIRE', key, grace, 'LT')
   return {1, user}
 end

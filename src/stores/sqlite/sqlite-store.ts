@@ -34,6 +34,8 @@ export interface SqliteStoreOptions {
 }
 
 const SWEEP_EVERY = 500;
+/** A reserved key row marking a session retired by regenerate (session keys never start with "$"). */
+const RETIRED = '$g';
 
 export class SqliteStore implements SessionStore {
   readonly name = 'sqlite';
@@ -68,7 +70,8 @@ export class SqliteStore implements SessionStore {
       const row = this.#st.session.get(id, this.#now());
       if (!row) return null;
       const data = new Map<string, string>();
-      for (const { key, value } of this.#st.data.iterate(id)) data.set(key, value);
+      // Keys starting with "$" are the store's own marks, not session data.
+      for (const { key, value } of this.#st.data.iterate(id)) if (key[0] !== '$') data.set(key, value);
       return {
         data,
         createdAt: row.created_at,
@@ -87,7 +90,7 @@ export class SqliteStore implements SessionStore {
 
   async increment(id: string, key: string, by: number): Promise<IncrementResult> {
     return this.#immediate((): IncrementResult => {
-      if (!this.#st.session.get(id, this.#now())) return { status: 'gone' };
+      if (!this.#writable(id)) return { status: 'gone' };
       const json = this.#st.value.get(id, key)?.value;
       // Unreadable text counts as absent, as a read sees it.
       const current = json === undefined ? { ok: false as const } : fromJson(json);
@@ -100,7 +103,7 @@ export class SqliteStore implements SessionStore {
 
   async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
     return this.#immediate(() => {
-      if (!this.#st.session.get(id, this.#now())) return false;
+      if (!this.#writable(id)) return false;
       this.#st.touch.run(touchedAt, expiresAt, id);
       return true;
     });
@@ -114,6 +117,8 @@ export class SqliteStore implements SessionStore {
         // Readable a little longer for requests in flight, but out of the user's index now.
         this.#st.bind.run(null, id);
         this.#st.expire.run(now + options.graceMs, id);
+        // Retired: no more writes, which would outlive the window (see #writable).
+        this.#st.setValue.run(id, RETIRED, '1');
       } else {
         this.#remove(id);
       }
@@ -160,6 +165,11 @@ export class SqliteStore implements SessionStore {
     if (this.#db.open) this.#db.close();
   }
 
+  /** Live and not retired by a regenerate's grace window. */
+  #writable(id: string): boolean {
+    return this.#st.session.get(id, this.#now()) !== undefined && !this.#st.value.get(id, RETIRED);
+  }
+
   #apply(id: string, write: SessionWrite): WriteResult {
     const st = this.#st;
     const live = st.session.get(id, this.#now()) !== undefined;
@@ -170,7 +180,7 @@ export class SqliteStore implements SessionStore {
       const { createdAt } = write.create;
       const touchedAt = write.touchedAt ?? createdAt;
       st.insert.run(id, createdAt, touchedAt, write.absoluteExpiresAt, write.expiresAt);
-    } else if (!live) {
+    } else if (!live || st.value.get(id, RETIRED)) {
       return { status: 'gone' };
     } else if (write.touchedAt !== undefined) {
       st.touch.run(write.touchedAt, write.expiresAt, id);
