@@ -13,6 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { renderBenchmarksSection } from './balancer-report.js';
+import { writeDocSection } from './doc-section.js';
 
 const here = new URL('.', import.meta.url).pathname; // dist/bench/
 const root = join(here, '..', '..');
@@ -187,25 +188,7 @@ function printTable(targets: Target[], r: Record<string, Sample>): void {
 }
 
 function updateDocs(record: Parameters<typeof renderBenchmarksSection>[0]): void {
-  const path = join(root, 'docs/benchmarks.md');
-  let doc = '# Benchmarks\n';
-  try {
-    doc = readFileSync(path, 'utf8');
-  } catch {}
-  const section = renderBenchmarksSection(record);
-  const start = doc.indexOf('<!-- balancer:start -->');
-  const end = doc.indexOf('<!-- balancer:end -->');
-  doc =
-    start >= 0 && end > start
-      ? doc.slice(0, start) + section + doc.slice(end + '<!-- balancer:end -->'.length)
-      : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, doc);
-  // The repo's formatter owns Markdown tables too; keep the regenerated page `npm test`-clean.
-  try {
-    execFileSync(join(root, 'node_modules/.bin/biome'), ['format', '--write', path], { stdio: 'ignore' });
-  } catch {
-    console.log(`note: could not run biome on ${path}; run \`npm run format\` before committing it`);
-  }
+  writeDocSection(root, 'balancer', renderBenchmarksSection(record));
 }
 
 // ---- processes ----------------------------------------------------------------------------

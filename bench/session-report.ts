@@ -2,7 +2,7 @@
  * Renders the "Sessions" section of docs/benchmarks.md from bench/results/session.json, so the
  * published numbers are always the measured ones (`npm run bench:session` refreshes both).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeDocSection } from './doc-section.js';
 
 type ByVariant = Record<string, number>;
 export interface SessionRecord {
@@ -70,13 +70,7 @@ passed, which these short runs never reach.
 <!-- session:end -->`;
 }
 
-/** Replace (or append) the section in docs/benchmarks.md. */
-export function writeSessionSection(path: string, record: SessionRecord): void {
-  const section = renderSessionSection(record);
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const pattern = /<!-- session:start -->[\s\S]*<!-- session:end -->/;
-  const next = pattern.test(current)
-    ? current.replace(pattern, section)
-    : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
+/** Replace (or append) the section in docs/benchmarks.md (root: the repository). */
+export function writeSessionSection(root: string, record: SessionRecord): void {
+  writeDocSection(root, 'session', renderSessionSection(record));
 }

@@ -190,7 +190,7 @@ try {
   const resultsDir = join(here, '..', '..', 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'session.json'), `${JSON.stringify(output, null, 2)}\n`);
-  writeSessionSection(join(here, '..', '..', 'docs', 'benchmarks.md'), output);
+  writeSessionSection(join(here, '..', '..'), output);
   console.log(JSON.stringify(output));
 } finally {
   for (const app of apps) app.child.kill('SIGTERM');
