@@ -8,14 +8,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dashboard } from '../../src/dashboard/index.js';
 import { startControl } from '../../src/system/control.js';
 import { System } from '../../src/system/supervisor.js';
+import { chromiumPath, launchChromium } from '../helpers/chromium.js';
 import { findRedisServer } from '../helpers/redis-server.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const shots = join(import.meta.dirname, '..', '..', 'test-results');
 const canRun = existsSync(chromiumPath) && findRedisServer() !== null;
 if (!canRun && process.env.CI === 'true') {
@@ -34,18 +34,7 @@ let browser: Browser;
 describe.skipIf(!canRun)('the dashboard in a browser', () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterEach(async () => {

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/system/paths.js';
+import { chromiumPath, launchChromium } from '../helpers/chromium.js';
 import { describeRedis } from '../helpers/redis-server.js';
 
 const run = promisify(execFile);
 const root = packageRoot();
 const cli = join(root, 'dist', 'src', 'cli', 'index.js');
-const chromium = '/usr/bin/chromium';
 
 interface Entry {
   applicable: boolean;
@@ -110,19 +110,7 @@ describeRedis('unpinned lab (CLI, real system)', () => {
 
   describeChromium('the report in headless Chromium', () => {
     it('renders every chart (non-blank canvases, no console errors) and saves a screenshot', async () => {
-      const { chromium: pw } = await import('playwright-core');
-      const browser = await pw.launch({
-        executablePath: chromium,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
         const errors: string[] = [];
@@ -192,17 +180,17 @@ describe('unpinned lab: flags', () => {
 
 /** `describe` that runs only where Debian's chromium is installed; a hard failure under CI=true. */
 function describeChromium(name: string, fn: () => void): void {
-  if (existsSync(chromium)) {
+  if (existsSync(chromiumPath)) {
     describe(name, fn);
     return;
   }
   if (process.env.CI === 'true') {
     throw new Error(
-      `${chromium} is missing but CI=true: "${name}" must run. Install it (apt-get install -y chromium).`,
+      `${chromiumPath} is missing but CI=true: "${name}" must run. Install it (apt-get install -y chromium).`,
     );
   }
   console.warn(
-    `\n!!! SKIPPING "${name}": ${chromium} is missing. Install it (apt-get install -y chromium). !!!\n`,
+    `\n!!! SKIPPING "${name}": ${chromiumPath} is missing. Install it (apt-get install -y chromium). !!!\n`,
   );
   describe.skip(name, fn);
 }
