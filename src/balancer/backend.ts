@@ -1,11 +1,11 @@
 /**
- * One upstream server: its keep-alive pool and the counters the strategies read. Like undici's
- * BalancedPool, a pool per backend; unlike it, the state (health, drain, ejection) lives here so
+ * One upstream server: its keep-alive pool and the counters the strategies read. A pool per
+ * server (as undici's BalancedPool layers it); the state (health, drain, ejection) lives here so
  * that strategies stay one `pick()` each.
  */
 import { createHash } from 'node:crypto';
-import { Pool } from 'undici';
 import { invalidOption } from './errors.js';
+import { type PoolOptions, UpstreamPool } from './upstream/pool.js';
 
 /** The state a server is in, as the admin API and `backends()` report it. */
 export type BackendState = 'up' | 'down' | 'ejected' | 'draining';
@@ -36,14 +36,8 @@ export interface BackendSnapshot {
   ejections: number;
 }
 
-export interface PoolSettings {
-  connections: number | null;
-  connectTimeoutMs: number;
-  headersTimeoutMs: number;
-  idleTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxResponseHeaderBytes: number;
-}
+/** How a server's connection pool is set up (from the balancer's timeouts and limits). */
+export type PoolSettings = PoolOptions;
 
 export class Backend {
   readonly id: string;
@@ -51,7 +45,7 @@ export class Backend {
   readonly origin: string;
   /** Value of the sticky cookie that pins a client to this server: a hash, so it reveals no address. */
   readonly cookieValue: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   /** Position in configuration order, set by the member base (ring order for strategies). */
   seq = -1;
   /** Active health-check verdict (rise/fall). */
@@ -75,14 +69,7 @@ export class Backend {
     this.id = spec.id ?? parsed.host;
     this.draining = spec.draining ?? false;
     this.cookieValue = createHash('sha256').update(this.id).digest('base64url').slice(0, 12);
-    this.pool = new Pool(this.origin, {
-      connections: settings.connections,
-      connectTimeout: settings.connectTimeoutMs,
-      headersTimeout: settings.headersTimeoutMs,
-      bodyTimeout: settings.idleTimeoutMs,
-      keepAliveTimeout: settings.keepAliveTimeoutMs,
-      maxHeaderSize: settings.maxResponseHeaderBytes,
-    });
+    this.pool = new UpstreamPool(this.origin, settings);
   }
 
   isEjected(now: number): boolean {
@@ -135,8 +122,14 @@ function parseBackendUrl(raw: string): URL {
   } catch {
     throw invalidOption('backends[].url', 'an absolute http:// URL such as http://127.0.0.1:3001', raw);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalidOption('backends[].url', 'an http:// or https:// URL', raw);
+  // Servers are reached over plain HTTP/1.1 (a private network, as HAProxy's and nginx's usual
+  // `server` lines); TLS to servers is not supported.
+  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search !== '' || url.username !== '') {
+    throw invalidOption(
+      'backends[].url',
+      'an http:// URL with host and port only, such as http://127.0.0.1:3001',
+      raw,
+    );
   }
   return url;
 }

@@ -1,21 +1,24 @@
 /**
- * Turns what undici reports into the balancer's error codes, and says whether the failure means
+ * Turns what the upstream client reports into the balancer's error codes, and says whether the failure means
  * the server is unwell (for passive ejection). Status choices follow nginx: a refused or broken
  * upstream is 502, an upstream that is too slow is 504 (https://nginx.org/en/docs/http/ngx_http_upstream_module.html).
  */
 import { type BalancerError, type BalancerErrorCode, balancerError } from './errors.js';
+import { UpstreamError, type UpstreamErrorKind } from './upstream/errors.js';
 
-const byUndiciCode: Record<string, BalancerErrorCode> = {
-  UND_ERR_CONNECT_TIMEOUT: 'UNPINNED_ERR_LB_CONNECT_TIMEOUT',
-  UND_ERR_HEADERS_TIMEOUT: 'UNPINNED_ERR_LB_HEADERS_TIMEOUT',
-  UND_ERR_BODY_TIMEOUT: 'UNPINNED_ERR_LB_IDLE_TIMEOUT',
+const byKind: Partial<Record<UpstreamErrorKind, BalancerErrorCode>> = {
+  'connect-timeout': 'UNPINNED_ERR_LB_CONNECT_TIMEOUT',
+  'headers-timeout': 'UNPINNED_ERR_LB_HEADERS_TIMEOUT',
+  'body-timeout': 'UNPINNED_ERR_LB_IDLE_TIMEOUT',
 };
 
 /** Maps an attempt's failure; `sent` tells whether the request was already on the wire. */
 export function classifyFailure(err: unknown, sent: boolean, serverId: string): BalancerError {
   if (isBalancerError(err)) return err;
-  const code = (err as { code?: string } | null)?.code ?? '';
-  const mapped = byUndiciCode[code];
+  // The request body failed on our side (body limit): that error is the answer.
+  if (err instanceof UpstreamError && err.kind === 'request-body' && isBalancerError(err.cause))
+    return err.cause;
+  const mapped = err instanceof UpstreamError ? byKind[err.kind] : undefined;
   const detail = `Server ${serverId} failed: ${(err as Error)?.message ?? String(err)}`;
   if (mapped) return balancerError(mapped, detail, err);
   return balancerError(

@@ -120,8 +120,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: ForwardingOptio
       if (kept) out.push(name, kept);
       continue;
     }
-    // Lower-case names (HTTP field names are case-insensitive, RFC 9110 §5.1): undici looks
-    // known lower-case names up in a table instead of validating them again.
+    // Lower-case names (HTTP field names are case-insensitive, RFC 9110 §5.1): the upstream
+    // client finds Host and Content-Length among them with plain comparisons.
     out.push(name, value);
   }
   const headers = connectionTokens ? dropListed(out, connectionTokens) : out;
@@ -137,14 +137,14 @@ export function buildUpstreamHeaders(req: IncomingMessage, opts: ForwardingOptio
 
 /** The response headers to send to the client: hop-by-hop removed, `extra` set (Set-Cookie appended). */
 export function buildResponseHeaders(
-  raw: readonly Buffer[],
+  raw: readonly string[],
   extra: readonly (readonly [string, string])[] | undefined,
 ): string[] {
   const out: string[] = [];
   let connectionTokens: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const value = raw[i + 1]!.toString('latin1');
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
     // Hot path: only names of a hop-by-hop length are lower-cased and looked up.
     if (hopByHopLengths.has(name.length)) {
       const lower = name.toLowerCase();

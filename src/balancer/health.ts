@@ -75,21 +75,39 @@ export class HealthChecker {
     }
   }
 
-  async #probe(backend: Backend): Promise<boolean> {
+  #probe(backend: Backend): Promise<boolean> {
     const { path, timeoutMs } = this.#config;
-    try {
-      const res = await backend.pool.request({
-        path,
-        method: 'GET',
-        headers: { 'user-agent': 'unpinned-health-check' },
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await res.body.dump();
-      return res.statusCode >= 200 && res.statusCode < 400;
-    } catch {
-      return false;
-    }
+    return new Promise((resolve) => {
+      let abort: ((err?: Error) => void) | undefined;
+      let done = false;
+      const end = (ok: boolean): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      // A real timer, not the injected clock: it bounds a real socket.
+      const timer = setTimeout(() => {
+        abort?.();
+        end(false);
+      }, timeoutMs);
+      let status = 0;
+      backend.pool.dispatch(
+        { method: 'GET', path, headers: ['user-agent', 'unpinned-health-check'], body: null },
+        {
+          onConnect: (a) => {
+            abort = a;
+            if (done) a();
+          },
+          onHeaders: (code) => {
+            status = code;
+            return true;
+          },
+          onData: () => true,
+          onComplete: () => end(status >= 200 && status < 400),
+          onError: () => end(false),
+        },
+      );
+    });
   }
 }

@@ -1,16 +1,14 @@
 /**
- * The request path: pick a server, stream the request to it through its undici pool, stream the
- * response back, retry on another server when that is safe (retry.ts).
+ * The request path: pick a server, stream the request to it through its upstream pool, stream
+ * the response back, retry on another server when that is safe (retry.ts).
  *
- * It uses undici's raw dispatch handler (onConnect/onHeaders/onData/onComplete/onError) rather
- * than `request()` or the newer controller API: that is undici's native path, with raw header
- * buffers and no intermediate Readable, which measured as the cheapest way through (bench/).
+ * An attempt is an upstream handler (onConnect/onHeaders/onData/onComplete/onError, see
+ * upstream/connection.ts): no intermediate Readable, body chunks go straight to the client.
  * `onConnect` is the moment the request goes on the wire: a failure before it is a failure to
  * reach the server, after it the server may have seen the request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
 import { BodyLimit } from './body-limit.js';
 import { type Core, pickBackend } from './core.js';
@@ -20,6 +18,7 @@ import { classifyFailure, countsAgainstServer } from './failures.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
 import { sendError } from './responses.js';
 import type { PickContext } from './strategies/index.js';
+import { UpstreamError, type UpstreamHandler } from './upstream/pool.js';
 
 /** Statuses that say the server itself is in trouble (passive ejection counts them). */
 const gatewayTrouble = new Set([502, 503, 504]);
@@ -29,6 +28,8 @@ class Exchange implements PickContext {
   readonly startedAt = performance.now();
   attempts = 0;
   retriesHeld = 0;
+  /** Sent once more after meeting a stale keep-alive connection (retry.ts). */
+  staleRetried = false;
   tried: Set<Backend> | undefined;
   done = false;
   clientGone = false;
@@ -119,19 +120,20 @@ function startAttempt(ex: Exchange): void {
   const attempt = new Attempt(ex, backend);
   ex.current = attempt;
   backend.pool.dispatch(
-    { path: ex.req.url!, method: ex.req.method as Dispatcher.HttpMethod, headers: ex.headers, body: ex.body },
+    { path: ex.req.url!, method: ex.req.method!, headers: ex.headers, body: ex.body },
     attempt,
   );
 }
 
-/** One try against one server; an undici dispatch handler. */
-class Attempt implements Dispatcher.DispatchHandler {
+/** One try against one server. */
+class Attempt implements UpstreamHandler {
   sent = false;
   abort: ((err?: Error) => void) | undefined;
   status = 0;
   #resume: (() => void) | undefined;
   #ended = false;
   #retryPlanned = false;
+  #responseEnded = false;
 
   constructor(
     readonly ex: Exchange,
@@ -144,9 +146,9 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.ex.clientGone) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    // 1xx (100 Continue was already sent to the client by Node; 103 is optional): skip.
-    if (statusCode < 200) return true;
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
+    // (1xx interim responses never get here: 100 Continue was already sent to the client by
+    // Node, and 103 Early Hints are optional.)
     const { ex, backend } = this;
     const { core, res } = ex;
     if (gatewayTrouble.has(statusCode)) {
@@ -175,15 +177,21 @@ class Attempt implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  onData(chunk: Buffer, last: boolean): boolean {
+    if (last) {
+      // The whole (rest of the) body: head, body and end leave in one write.
+      this.#responseEnded = true;
+      this.ex.res.end(chunk);
+      return true;
+    }
     if (this.ex.res.write(chunk)) return true;
-    // Backpressure: undici pauses reading from the server until the client drains.
+    // Backpressure: the pool stops reading from the server until the client drains.
     this.ex.res.once('drain', this.#resume!);
     return false;
   }
 
   onComplete(): void {
-    this.ex.res.end();
+    if (!this.#responseEnded) this.ex.res.end();
     this.#end();
     finish(this.ex, this.backend, undefined);
   }
@@ -199,6 +207,11 @@ class Attempt implements Dispatcher.DispatchHandler {
     const error = classifyFailure(err, this.sent, backend.id);
     ex.lastError = error;
     if (this.#retryPlanned) return void startAttempt(ex);
+    if (err instanceof UpstreamError && err.stale && this.#mayRetryStale()) {
+      // Not the server's fault and not counted as one: its idle connections went stale.
+      backend.pool.purgeIdle();
+      return void startAttempt(ex);
+    }
     if (countsAgainstServer(error)) ex.core.members.recordFailure(backend);
     if (!ex.res.headersSent && this.#mayRetry(this.sent ? 'sent' : 'not-sent')) {
       if (retryChannel.hasSubscribers) {
@@ -220,6 +233,16 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.#ended) return;
     this.#ended = true;
     this.backend.end();
+  }
+
+  #mayRetryStale(): boolean {
+    const { ex } = this;
+    if (ex.staleRetried || ex.res.headersSent) return false;
+    if (!ex.core.retry.allowsStale(ex.req.method!, ex.body !== null)) return false;
+    ex.staleRetried = true;
+    ex.attempts--; // a resend on a fresh connection, not an attempt on another server
+    ex.core.metrics.retries++;
+    return true;
   }
 
   #mayRetry(stage: 'sent' | 'not-sent'): boolean {

@@ -7,6 +7,11 @@
  *   https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2) without a body, and only when
  *   `retry.idempotent` is on. This is nginx's rule (`proxy_next_upstream` never passes a
  *   non-idempotent request on once it was sent) made opt-in, as HAProxy's `retry-on` is.
+ * - Sent on a reused keep-alive connection that the server closed without answering a byte
+ *   (it closed that idle connection as the request went out: RFC 9112 §9.3.1): an idempotent
+ *   request without a body is sent again once, on a fresh connection, whether or not idempotent
+ *   retries are configured. Go's and browsers' HTTP clients do the same; nginx goes further and
+ *   passes any idempotent request on after an error by default (`proxy_next_upstream error`).
  * - A response already started towards the client is never retried.
  *
  * Retries are bounded per request (`maxAttempts`, counting the first) and overall by a budget in
@@ -42,6 +47,11 @@ export class RetryPolicy {
     if (attemptsSoFar >= this.settings.maxAttempts) return false;
     if (stage === 'not-sent') return true;
     return this.settings.idempotent && !hasBody && idempotentMethods.has(method);
+  }
+
+  /** Whether a request that met a stale keep-alive connection may be sent again (see above). */
+  allowsStale(method: string, hasBody: boolean): boolean {
+    return !hasBody && idempotentMethods.has(method);
   }
 
   /** Whether a response status should be treated as a failed attempt worth retrying. */

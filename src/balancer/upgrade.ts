@@ -6,12 +6,13 @@
  * An open tunnel counts against its server (`tunnels`) until either side closes it.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
 import { type Core, makePickContext, pickBackend } from './core.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
 import { sendRawError } from './responses.js';
+import type { UpstreamHandler } from './upstream/pool.js';
 
 export function relayUpgrade(core: Core, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
@@ -35,14 +36,20 @@ export function relayUpgrade(core: Core, req: IncomingMessage, socket: Duplex, h
         sendRawError(socket as never, 'UNPINNED_ERR_LB_UPGRADE_FAILED', `Server ${backend.id} unreachable`);
     });
     backend.pool.dispatch(
-      { path: req.url ?? '/', method: 'GET', headers, upgrade: req.headers.upgrade ?? 'websocket' },
+      {
+        path: req.url ?? '/',
+        method: 'GET',
+        headers,
+        body: null,
+        upgrade: req.headers.upgrade ?? 'websocket',
+      },
       handler,
     );
   };
   attempt();
 }
 
-class UpgradeHandler implements Dispatcher.DispatchHandler {
+class UpgradeHandler implements UpstreamHandler {
   #sent = false;
   #answered = false;
 
@@ -58,15 +65,16 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     this.#sent = true;
   }
 
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
+  onUpgrade(statusCode: number, raw: string[], upstream: Socket, upstreamHead: Buffer): void {
     const { client, backend } = this;
     this.#answered = true;
     let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
-    const raw = rawHeaders ?? [];
-    for (let i = 0; i < raw.length; i += 2) head += `${raw[i]!.toString()}: ${raw[i + 1]!.toString()}\r\n`;
+    for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
     const servedBy = this.core.settings.servedByHeader;
     if (servedBy) head += `${servedBy}: ${backend.id}\r\n`;
-    client.write(`${head}\r\n`);
+    client.write(`${head}\r\n`, 'latin1');
+    // Bytes the server sent right after its 101 (a first frame) go out after the head.
+    if (upstreamHead.length > 0) client.write(upstreamHead);
     if (this.head.length > 0) upstream.write(this.head);
     backend.tunnels++;
     this.core.tunnels.add(client);
@@ -92,12 +100,12 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
   }
 
   // The server declined the upgrade: relay its answer, then close (the client wanted a tunnel).
-  onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[], _resume: () => void, statusText: string): boolean {
     this.#answered = true;
     const headers = buildResponseHeaders(rawHeaders, [['connection', 'close']]);
     let head = `HTTP/1.1 ${statusCode} ${statusText}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    this.client.write(`${head}\r\n`);
+    this.client.write(`${head}\r\n`, 'latin1');
     return true;
   }
 
