@@ -36,6 +36,12 @@ export interface BalancerOptions {
   retry?: {
     maxAttempts?: number;
     idempotent?: boolean;
+    /**
+     * Send an idempotent, bodiless request once more on a fresh connection when a reused
+     * keep-alive connection was closed by the server without a byte of answer (on by default;
+     * see retry.ts). `false` answers 502 instead.
+     */
+    staleConnections?: boolean;
     onStatus?: readonly number[];
     budgetPercent?: number;
     minConcurrency?: number;
@@ -75,6 +81,7 @@ export interface Settings {
   retry: {
     maxAttempts: number;
     idempotent: boolean;
+    staleConnections: boolean;
     onStatus: number[];
     budgetPercent: number;
     minConcurrency: number;
@@ -113,6 +120,7 @@ export function resolveSettings(options: BalancerOptions): Settings {
     retry: {
       maxAttempts: int('retry.maxAttempts', retry.maxAttempts ?? 3, 1),
       idempotent: retry.idempotent ?? false,
+      staleConnections: retry.staleConnections ?? true,
       onStatus: [...(retry.onStatus ?? [502, 503, 504])],
       budgetPercent: percent('retry.budgetPercent', retry.budgetPercent ?? 20),
       minConcurrency: int('retry.minConcurrency', retry.minConcurrency ?? 3, 0),

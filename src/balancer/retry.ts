@@ -10,7 +10,7 @@
  * - Sent on a reused keep-alive connection that the server closed without answering a byte
  *   (it closed that idle connection as the request went out: RFC 9112 §9.3.1): an idempotent
  *   request without a body is sent again once, on a fresh connection, whether or not idempotent
- *   retries are configured. Go's and browsers' HTTP clients do the same; nginx goes further and
+ *   retries are configured (`retry.staleConnections`, on by default, turns this off). Go's and browsers' HTTP clients do the same; nginx goes further and
  *   passes any idempotent request on after an error by default (`proxy_next_upstream error`).
  * - A response already started towards the client is never retried.
  *
@@ -24,6 +24,7 @@ const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DE
 export interface RetrySettings {
   maxAttempts: number;
   idempotent: boolean;
+  staleConnections: boolean;
   /** Response statuses that count as failed for idempotent retries (only with `idempotent`). */
   onStatus: readonly number[];
   budgetPercent: number;
@@ -51,7 +52,7 @@ export class RetryPolicy {
 
   /** Whether a request that met a stale keep-alive connection may be sent again (see above). */
   allowsStale(method: string, hasBody: boolean): boolean {
-    return !hasBody && idempotentMethods.has(method);
+    return this.settings.staleConnections && !hasBody && idempotentMethods.has(method);
   }
 
   /** Whether a response status should be treated as a failed attempt worth retrying. */

@@ -16,6 +16,7 @@ describe('options', () => {
     expect(s.retry).toEqual({
       maxAttempts: 3,
       idempotent: false,
+      staleConnections: true,
       onStatus: [502, 503, 504],
       budgetPercent: 20,
       minConcurrency: 3,

@@ -139,6 +139,12 @@ describe('upstream connections', () => {
     expect(post.status).toBe(502);
     expect(post.headers['x-unpinned-error']).toBe('UNPINNED_ERR_LB_BACKEND_FAILED');
     expect(raw.requests.filter((r) => r.startsWith('POST'))).toEqual(['POST /order #2']);
+
+    // Turned off, the GET gets the 502 too.
+    await lb!.close();
+    const strict = await balance(raw.url, { retry: { staleConnections: false } });
+    expect((await send(`${strict}/first`)).status).toBe(200);
+    expect((await send(`${strict}/second`)).status).toBe(502);
   });
 
   it('delivers a response followed by stray bytes, then never reuses that connection', async () => {
