@@ -28,8 +28,11 @@ interface Sample {
   rps: number;
   p99Ms: number;
   errors: number;
+  /** CPU time of the target's own processes (and their children) per request, in µs. */
+  cpuUs: number | null;
 }
-type Target = { key: string; label: string; urls: string[] };
+/** `pids`: the processes doing the target's work (the proxy; for direct, both app servers). */
+type Target = { key: string; label: string; urls: string[]; pids: number[] };
 
 const children: ChildProcess[] = [];
 const tmp = mkdtempSync(join(tmpdir(), 'unpinned-bench-'));
@@ -41,8 +44,11 @@ async function main(): Promise<void> {
     await startNode('backend-server.js', ['app1']),
     await startNode('backend-server.js', ['app2']),
   ];
+  const backendPids = children.map((c) => c.pid!);
   const backendUrls = backends.map((p) => `http://127.0.0.1:${p}`);
-  const targets: Target[] = [{ key: 'direct', label: 'direct (both servers)', urls: backendUrls }];
+  const targets: Target[] = [
+    { key: 'direct', label: 'direct (both servers)', urls: backendUrls, pids: backendPids },
+  ];
   const lbPort = await startProcess(process.execPath, [
     join(root, 'dist/src/cli/index.js'),
     'lb',
@@ -52,15 +58,26 @@ async function main(): Promise<void> {
     'round-robin',
     ...backendUrls.flatMap((u) => ['--backend', u]),
   ]);
-  targets.push({ key: 'unpinned', label: 'unpinned lb', urls: [`http://127.0.0.1:${lbPort}`] });
-  if (haveHaproxy)
-    targets.push({ key: 'haproxy', label: haproxyVersion(), urls: [await startHaproxy(backends)] });
-  if (haveNginx) targets.push({ key: 'nginx', label: nginxVersion(), urls: [await startNginx(backends)] });
+  targets.push({
+    key: 'unpinned',
+    label: 'unpinned lb',
+    urls: [`http://127.0.0.1:${lbPort}`],
+    pids: [lastPid()],
+  });
+  if (haveHaproxy) {
+    const url = await startHaproxy(backends);
+    targets.push({ key: 'haproxy', label: haproxyVersion(), urls: [url], pids: [lastPid()] });
+  }
+  if (haveNginx) {
+    const url = await startNginx(backends);
+    targets.push({ key: 'nginx', label: nginxVersion(), urls: [url], pids: [lastPid()] });
+  }
   const peerPort = await startNode('node-peer.js', backendUrls);
   targets.push({
     key: 'nodePeer',
     label: `http-proxy ${pkgVersion('http-proxy')}`,
     urls: [`http://127.0.0.1:${peerPort}`],
+    pids: [lastPid()],
   });
 
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
@@ -73,16 +90,17 @@ async function main(): Promise<void> {
   console.log(
     `load: autocannon, ${cfg.connections} connections, ${cfg.rounds} interleaved rounds x ${cfg.roundSeconds}s`,
   );
-  for (const t of targets) await measure(t.urls, cfg.warmupSeconds); // warm-up, discarded
+  for (const t of targets) await measure(t, cfg.warmupSeconds); // warm-up, discarded
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.key, []]));
   for (let round = 0; round < cfg.rounds; round++) {
     // Rotate the order each round so no target always runs first or last.
     const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
     for (const t of order) {
-      const s = await measure(t.urls, cfg.roundSeconds);
+      const s = await measure(t, cfg.roundSeconds);
       samples.get(t.key)!.push(s);
+      const cpu = s.cpuUs === null ? '' : `  cpu ${s.cpuUs.toFixed(1)} µs/req`;
       console.log(
-        `  round ${round + 1} ${t.label.padEnd(28)} ${s.rps.toFixed(0).padStart(7)} req/s  p99 ${s.p99Ms} ms`,
+        `  round ${round + 1} ${t.label.padEnd(28)} ${s.rps.toFixed(0).padStart(7)} req/s  p99 ${s.p99Ms} ms${cpu}`,
       );
     }
   }
@@ -113,6 +131,7 @@ async function main(): Promise<void> {
       unpinnedVsHaproxy: pairedRatio(samples, 'unpinned', 'haproxy', 'rps'),
       unpinnedVsNodePeer: pairedRatio(samples, 'unpinned', 'nodePeer', 'rps'),
       p99VsHaproxy: pairedRatio(samples, 'unpinned', 'haproxy', 'p99Ms'),
+      cpuVsHaproxy: pairedRatio(samples, 'unpinned', 'haproxy', 'cpuUs'),
     },
     ...json,
   };
@@ -121,8 +140,14 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(json));
 }
 
-function pick(s: Sample | undefined): { rps: number; p99Ms: number } {
-  return s ? { rps: Math.round(s.rps), p99Ms: s.p99Ms } : { rps: 0, p99Ms: 0 };
+function pick(s: Sample | undefined): { rps: number; p99Ms: number; cpuUsPerRequest: number | null } {
+  return s
+    ? { rps: Math.round(s.rps), p99Ms: s.p99Ms, cpuUsPerRequest: s.cpuUs === null ? null : round1(s.cpuUs) }
+    : { rps: 0, p99Ms: 0, cpuUsPerRequest: null };
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
 }
 
 /**
@@ -133,13 +158,13 @@ function pairedRatio(
   samples: Map<string, Sample[]>,
   a: string,
   b: string,
-  field: 'rps' | 'p99Ms',
+  field: 'rps' | 'p99Ms' | 'cpuUs',
 ): number | null {
   const x = samples.get(a);
   const y = samples.get(b);
   if (!x || !y) return null;
   const ratios = x
-    .map((s, i) => s[field] / (y[i]?.[field] || Number.NaN))
+    .map((s, i) => (s[field] ?? Number.NaN) / (y[i]?.[field] || Number.NaN))
     .filter(Number.isFinite)
     .sort((p, q) => p - q);
   return ratios.length ? Number(ratios[Math.floor(ratios.length / 2)]!.toFixed(3)) : null;
@@ -152,37 +177,96 @@ function summarize(targets: Target[], samples: Map<string, Sample[]>): Record<st
     const runs = [...samples.get(t.key)!].sort((a, b) => a.rps - b.rps);
     const rpsMedian = runs[Math.floor(runs.length / 2)]!.rps;
     const p99s = runs.map((r) => r.p99Ms).sort((a, b) => a - b);
+    const cpus = runs
+      .map((r) => r.cpuUs)
+      .filter((c): c is number => c !== null)
+      .sort((a, b) => a - b);
     out[t.key] = {
       rps: rpsMedian,
       p99Ms: p99s[Math.floor(p99s.length / 2)]!,
       errors: runs.reduce((n, r) => n + r.errors, 0),
+      cpuUs: cpus.length ? cpus[Math.floor(cpus.length / 2)]! : null,
     };
   }
   return out;
 }
 
-async function measure(urls: string[], seconds: number): Promise<Sample> {
+async function measure(target: Target, seconds: number): Promise<Sample> {
+  const { urls } = target;
   // Direct load splits the connections over both servers, like a perfect balancer would.
   const per = Math.max(1, Math.floor(cfg.connections / urls.length));
+  const cpuBefore = cpuMicros(target.pids);
   const results = await Promise.all(
     urls.map((url) => autocannon({ url, connections: per, duration: seconds })),
   );
+  const cpuAfter = cpuMicros(target.pids);
+  const requests = results.reduce((n, r) => n + r.requests.total, 0);
   const rps = results.reduce((n, r) => n + r.requests.total / r.duration, 0);
   const p99Ms = Math.max(...results.map((r) => r.latency.p99));
   const errors = results.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0);
-  return { rps, p99Ms, errors };
+  const cpuUs =
+    cpuBefore === null || cpuAfter === null || requests === 0 ? null : (cpuAfter - cpuBefore) / requests;
+  return { rps, p99Ms, errors, cpuUs };
+}
+
+/**
+ * User + system CPU time so far of these processes and their children (nginx works in a child
+ * of its master), in µs, from /proc; null where /proc is not available.
+ */
+function cpuMicros(pids: number[]): number | null {
+  const tick = 1_000_000 / clockTicks;
+  let total = 0;
+  try {
+    for (const pid of pids) {
+      for (const p of [pid, ...childPids(pid)]) {
+        const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        total += (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime
+      }
+    }
+  } catch {
+    return null;
+  }
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Kernel clock ticks per second (USER_HZ), 100 on Linux unless told otherwise. */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function lastPid(): number {
+  return children.at(-1)!.pid!;
 }
 
 function printTable(targets: Target[], r: Record<string, Sample>): void {
   const hap = r.haproxy;
   const peer = r.nodePeer;
-  console.log('\ntarget                          req/s    p99 ms   errors   vs HAProxy   vs Node peer');
+  console.log(
+    '\ntarget                          req/s    p99 ms   errors   vs HAProxy   vs Node peer   CPU µs/req',
+  );
   for (const t of targets) {
     const s = r[t.key]!;
     const vsHap = hap ? `${(s.rps / hap.rps).toFixed(2)}x` : '-';
     const vsPeer = peer ? `${(s.rps / peer.rps).toFixed(2)}x` : '-';
+    const cpu = s.cpuUs === null ? '-' : s.cpuUs.toFixed(1);
     console.log(
-      `${t.label.padEnd(30)} ${s.rps.toFixed(0).padStart(7)} ${String(s.p99Ms).padStart(8)} ${String(s.errors).padStart(8)} ${vsHap.padStart(12)} ${vsPeer.padStart(14)}`,
+      `${t.label.padEnd(30)} ${s.rps.toFixed(0).padStart(7)} ${String(s.p99Ms).padStart(8)} ${String(s.errors).padStart(8)} ${vsHap.padStart(12)} ${vsPeer.padStart(14)} ${cpu.padStart(12)}`,
     );
   }
 }
