@@ -160,6 +160,12 @@ describe('response parser', () => {
     ]);
   });
 
+  it('sends repeated identical lengths on as one plain Content-Length', () => {
+    const r = parse('HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nX-A: 1\r\ncontent-length: 2\r\n\r\nok');
+    expect(r.headers).toEqual(['Content-Length', '2', 'X-A', '1']);
+    expect(r.body).toBe('ok');
+  });
+
   it('marks the chunk that completes a Content-Length body as the last one', () => {
     const r = parse('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789', [45, 48]);
     expect(r.body).toBe('0123456789');

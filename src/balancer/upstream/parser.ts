@@ -232,7 +232,12 @@ export class ResponseParser {
         if (lower === 'content-length') {
           const parsed = parseContentLength(value);
           if (contentLength >= 0 && parsed !== contentLength) throw bad('conflicting Content-Length');
+          // Repeated or listed identical lengths (RFC 9110 §8.6) go out as one plain value: a
+          // client may refuse a list, or two headers, where the server got away with it.
+          if (contentLength >= 0) continue;
           contentLength = parsed;
+          headers.push(name, String(parsed));
+          continue;
         } else if (lower === 'transfer-encoding') {
           hasTransferEncoding = true;
           const last = value
