@@ -68,6 +68,11 @@ class UpgradeHandler implements UpstreamHandler {
   onUpgrade(statusCode: number, raw: string[], upstream: Socket, upstreamHead: Buffer): void {
     const { client, backend } = this;
     this.#answered = true;
+    if (client.destroyed) {
+      // The client left while the server was answering: no tunnel to open (and none to count).
+      upstream.destroy();
+      return;
+    }
     let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
     for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
     const servedBy = this.core.settings.servedByHeader;

@@ -108,6 +108,11 @@ const valid: Record<string, { wire: string; body: string; keepAlive: boolean; he
     keepAlive: false,
   },
   'HTTP/1.0': { wire: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok', body: 'ok', keepAlive: false },
+  'HTTP/1.0 with Transfer-Encoding is not reused': {
+    wire: 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+    body: 'ok',
+    keepAlive: false,
+  },
   'HTTP/1.0 keep-alive': {
     wire: 'HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok',
     body: 'ok',
@@ -207,6 +212,8 @@ describe('response parser', () => {
     'a line without a name': 'HTTP/1.1 200 OK\r\n: x\r\n\r\n',
     'a bad status line': 'HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n',
     'a two-digit status': 'HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n',
+    'a status below 100 (not an interim response)':
+      'HTTP/1.1 099 X\r\ncontent-length: 39\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbad',
     'a bad chunk size': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n',
     'a chunk size too large to be real':
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n',

@@ -7,8 +7,10 @@
 import { once } from 'node:events';
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Balancer, type BalancerOptions, createBalancer } from '../../src/balancer/index.js';
+import { type UpstreamError, UpstreamPool } from '../../src/balancer/upstream/pool.js';
 import { send } from '../helpers/client.js';
 import { barrier, waitFor } from '../helpers/wait.js';
 
@@ -204,5 +206,102 @@ describe('upstream connections', () => {
     });
     const base = await balance(raw.url);
     await expect(send(`${base}/`)).rejects.toThrow();
+  });
+
+  const poolOptions = {
+    connections: null,
+    connectTimeoutMs: 5_000,
+    headersTimeoutMs: 60_000,
+    idleTimeoutMs: 60_000,
+    keepAliveTimeoutMs: 4_000,
+    maxResponseHeaderBytes: 16_384,
+  };
+
+  it('times out a server that stops taking the request body, instead of waiting forever', async () => {
+    // Accepts the connection and never reads: the upload fills the socket buffers and stalls.
+    const server = createServer((socket) => {
+      socket.pause();
+      socket.on('error', () => {});
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const pool = new UpstreamPool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      ...poolOptions,
+      headersTimeoutMs: 200,
+    });
+    let sent = 0;
+    const body = new Readable({
+      read() {
+        // Bounded: 64 MB at most, far more than any socket buffer.
+        if (sent >= 64 * 1024 * 1024) return void this.push(null);
+        sent += 65_536;
+        this.push(Buffer.alloc(65_536));
+      },
+    });
+    const error = await new Promise<UpstreamError>((resolve) =>
+      pool.dispatch(
+        { method: 'POST', path: '/upload', headers: ['content-length', String(64 * 1024 * 1024)], body },
+        {
+          onConnect: () => {},
+          onHeaders: () => true,
+          onData: () => true,
+          onComplete: () => resolve(new Error('completed') as UpstreamError),
+          onError: (err) => resolve(err as UpstreamError),
+        },
+      ),
+    );
+    expect(error.kind).toBe('headers-timeout');
+    expect(error.message).toContain('took none of the request body');
+    await pool.destroy();
+  });
+
+  it('does not time out a response while the client side holds it paused', async () => {
+    const size = 16 * 1024 * 1024;
+    const raw = await rawServer((_h, _n, s) => {
+      s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`);
+      s.end(Buffer.alloc(size, 120));
+    });
+    const idleTimeoutMs = 100;
+    const pool = new UpstreamPool(raw.url, { ...poolOptions, idleTimeoutMs });
+    let received = 0;
+    let resume: (() => void) | undefined;
+    let pausedAt = 0;
+    const outcome = new Promise<string>((resolve) =>
+      pool.dispatch(
+        { method: 'GET', path: '/big', headers: [], body: null },
+        {
+          onConnect: () => {},
+          onHeaders: (_status, _headers, r) => {
+            resume = r;
+            return true;
+          },
+          onData: (chunk) => {
+            received += chunk.length;
+            if (pausedAt === 0) {
+              pausedAt = Date.now();
+              return false; // a slow client: stop after the first chunk
+            }
+            return true;
+          },
+          onComplete: () => resolve('complete'),
+          onError: (err) => resolve(`error: ${(err as UpstreamError).kind}`),
+        },
+      ),
+    );
+    await waitFor(() => pausedAt > 0, { what: 'the first chunk' });
+    // Proving a timer does not fire takes letting its time pass: five idle timeouts, bounded.
+    let early: string | undefined;
+    void outcome.then((o) => {
+      early = o;
+    });
+    await waitFor(() => early !== undefined || Date.now() - pausedAt > 5 * idleTimeoutMs, {
+      what: 'five idle timeouts to pass',
+    });
+    expect(early).toBeUndefined();
+    resume!();
+    expect(await outcome).toBe('complete');
+    expect(received).toBe(size);
+    await pool.destroy();
   });
 });

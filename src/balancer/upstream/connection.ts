@@ -63,6 +63,8 @@ const NONE = 0;
 const CONNECTING = 1;
 const HEADERS = 2;
 const BODY = 3;
+/** The server stopped reading the request body (the socket's buffer is full). */
+const WRITE = 4;
 
 /** The server may close a keep-alive connection as its timeout ends: stop reusing it 1 s before. */
 const keepAliveMarginMs = 1000;
@@ -91,18 +93,13 @@ export class Connection implements ResponseSink {
   #keepAliveMs: number;
   #phase = NONE;
   /** One timer per phase, made once and re-armed with refresh(): none is made per request. */
-  readonly #timers: (NodeJS.Timeout | undefined)[] = [undefined, undefined, undefined, undefined];
+  readonly #timers: (NodeJS.Timeout | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
   #error: Error | undefined;
   #body: BodyPump | undefined;
   #upgradeHead: { status: number; headers: string[] } | undefined;
   readonly #parser: ResponseParser;
-  readonly #resume = (): void => {
-    if (this.#paused && !this.#closed) {
-      this.#paused = false;
-      if (this.#handler && this.#parser.headDone) this.#arm(BODY, this.settings.idleTimeoutMs);
-      this.socket.resume();
-    }
-  };
+  /** The `resume` given to the current request; a finished request's resume does nothing. */
+  #resume: () => void = () => {};
 
   /** Opens a connection for `req`; once connected it runs it, then offers itself to `owner`. */
   constructor(
@@ -164,6 +161,9 @@ export class Connection implements ResponseSink {
     this.#reusable = false;
     this.#completed = false;
     this.#upgradeHead = undefined;
+    this.#resume = () => {
+      if (this.#handler === handler) this.#resumeReading();
+    };
     this.#parser.expect(req.method === 'HEAD', req.upgrade !== undefined);
     handler.onConnect((err) => {
       if (this.#handler === handler) this.#fail(err ?? new UpstreamError('closed', 'Request aborted'));
@@ -294,7 +294,7 @@ export class Connection implements ResponseSink {
       // response stands, but the connection can't carry another request.
       if (used < chunk.length || !this.#requestDone) this.#reusable = false;
       this.#finish();
-    } else if (this.#phase !== BODY && this.#handler && this.#parser.headDone) {
+    } else if (this.#phase !== BODY && this.#handler && this.#parser.headDone && !this.#paused) {
       this.#arm(BODY, this.settings.idleTimeoutMs); // the body continues in later reads
     }
     return !this.#paused;
@@ -358,7 +358,7 @@ export class Connection implements ResponseSink {
     this.#phase = NONE;
     this.#body?.stop();
     this.#body = undefined;
-    if (this.#paused) this.#resume();
+    if (this.#paused) this.#resumeReading();
     if (this.#reusable && !this.#closed && this.#keepAliveMs > 0) {
       this.idleUntil = performance.now() + this.#keepAliveMs;
       this.owner.ready(this);
@@ -384,6 +384,13 @@ export class Connection implements ResponseSink {
     handler.onUpgrade(status, headers, this.socket, rest);
   }
 
+  #resumeReading(): void {
+    if (!this.#paused || this.#closed) return;
+    this.#paused = false;
+    if (this.#handler && this.#parser.headDone) this.#arm(BODY, this.settings.idleTimeoutMs);
+    this.socket.resume();
+  }
+
   /** Stops reading while the client is slow; a slow client is not a silent server, so no body timer. */
   #pause(): void {
     if (this.#paused) return;
@@ -399,15 +406,29 @@ export class Connection implements ResponseSink {
     else this.#timers[phase] = setTimeout(() => this.#onTimeout(phase), ms).unref();
   }
 
+  /** The body pump waits for the server to take more of the upload (or stops waiting). */
+  uploadStalled(stalled: boolean): void {
+    if (!this.#handler || this.#parser.headDone) return;
+    if (stalled) this.#arm(WRITE, this.settings.headersTimeoutMs);
+    else if (this.#phase === WRITE) this.#phase = NONE;
+  }
+
   #onTimeout(phase: number): void {
     // A timer of a phase that already ended is stale: it is simply not re-armed.
-    if (phase !== this.#phase) return;
+    if (phase !== this.#phase || (phase === BODY && this.#paused)) return;
     const s = this.settings;
     if (phase === CONNECTING) {
       this.#error = new UpstreamError('connect-timeout', `Connect timeout after ${s.connectTimeoutMs} ms`);
       this.socket.destroy();
     } else if (phase === HEADERS) {
       this.#fail(new UpstreamError('headers-timeout', `No response head within ${s.headersTimeoutMs} ms`));
+    } else if (phase === WRITE) {
+      this.#fail(
+        new UpstreamError(
+          'headers-timeout',
+          `The server took none of the request body for ${s.headersTimeoutMs} ms`,
+        ),
+      );
     } else {
       this.#fail(new UpstreamError('body-timeout', `Response body idle for ${s.idleTimeoutMs} ms`));
     }
@@ -423,6 +444,7 @@ class BodyPump {
     if (!this.#ended) this.#fail(new Error('The request body closed before its end'));
   };
   readonly #onDrain = (): void => {
+    this.conn.uploadStalled(false);
     this.body.resume();
   };
   #ended = false;
@@ -462,7 +484,10 @@ class BodyPump {
     } else {
       ok = socket.write(chunk);
     }
-    if (!ok) this.body.pause();
+    if (!ok) {
+      this.body.pause();
+      this.conn.uploadStalled(true);
+    }
   }
 
   #end(): void {

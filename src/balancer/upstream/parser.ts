@@ -253,7 +253,11 @@ export class ResponseParser {
       }
       headers.push(name, value);
     }
+    // 000-099 are not interim responses: a client would read this as a final (odd) answer.
+    if (status < 100) throw bad(`status ${status}`);
     let keepAlive = minor === '1' ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing; close after.
+    if (minor === '0' && hasTransferEncoding) keepAlive = false;
     if (status < 200) {
       if (status === 101 && this.#upgrade) {
         this.#state = UPGRADED;
