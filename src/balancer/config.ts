@@ -54,6 +54,8 @@ export interface BalancerOptions {
     clientHeadersMs?: number;
     upstreamKeepAliveMs?: number;
     shutdownMs?: number;
+    /** After one side of a WebSocket tunnel closes its end, how long the other side has to. */
+    tunnelFinMs?: number;
   };
   limits?: { maxHeaderBytes?: number; maxBodyBytes?: number | null; connectionsPerBackend?: number | null };
   /** Name of a response header that names the server (`true` = `x-served-by`); off by default. */
@@ -133,6 +135,7 @@ export function resolveSettings(options: BalancerOptions): Settings {
       clientHeadersMs: int('timeouts.clientHeadersMs', t.clientHeadersMs ?? 30_000, 1),
       upstreamKeepAliveMs: int('timeouts.upstreamKeepAliveMs', t.upstreamKeepAliveMs ?? 4_000, 1),
       shutdownMs: int('timeouts.shutdownMs', t.shutdownMs ?? 10_000, 0),
+      tunnelFinMs: int('timeouts.tunnelFinMs', t.tunnelFinMs ?? 10_000, 1),
     },
     maxHeaderBytes: int('limits.maxHeaderBytes', limits.maxHeaderBytes ?? 16_384, 1024),
     maxBodyBytes: limits.maxBodyBytes == null ? null : int('limits.maxBodyBytes', limits.maxBodyBytes, 0),

@@ -85,9 +85,11 @@ class UpgradeHandler implements UpstreamHandler {
     this.core.tunnels.add(client);
     this.core.active++;
     let closed = false;
+    let finTimer: NodeJS.Timeout | undefined;
     const close = () => {
       if (closed) return;
       closed = true;
+      clearTimeout(finTimer);
       client.destroy();
       upstream.destroy();
       backend.tunnels--;
@@ -96,10 +98,20 @@ class UpgradeHandler implements UpstreamHandler {
       this.core.active--;
       if (this.core.active === 0) this.core.onIdle?.();
     };
+    // One side finished sending (FIN): the other gets `timeouts.tunnelFinMs` to finish too, then
+    // the tunnel is closed (HAProxy's `timeout client-fin` / `server-fin`), so a peer that left
+    // without closing its end cannot hold a tunnel, and a shutdown, open forever.
+    const onEnd = () => {
+      finTimer ??= setTimeout(close, this.core.settings.timeouts.tunnelFinMs).unref();
+    };
     for (const s of [client, upstream]) {
+      s.on('end', onEnd);
       s.on('error', close);
       s.on('close', close);
     }
+    // A side may have finished before the tunnel existed (a client that left while the server
+    // was still answering): its 'end' has already been emitted.
+    if (client.readableEnded || upstream.readableEnded) onEnd();
     upstream.pipe(client);
     client.pipe(upstream);
   }

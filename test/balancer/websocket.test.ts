@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { type Balancer, createBalancer } from '../../src/balancer/index.js';
@@ -109,3 +109,40 @@ describe('shutdown with an open tunnel', () => {
 async function waitMessages(messages: string[], n: number): Promise<void> {
   await waitFor(() => messages.length >= n, { message: `${n} WebSocket messages` });
 }
+
+describe('WebSocket tunnel one side of which has gone', () => {
+  it('is closed tunnelFinMs after that side finished, so nothing stays counted', async () => {
+    // A server that answers 101 when told and then never closes its end.
+    let answer: (() => void) | undefined;
+    let upgraded: { destroy(): void } | undefined;
+    const server = createServer();
+    server.on('upgrade', (_req, socket) => {
+      upgraded = socket;
+      socket.on('error', () => {});
+      answer = () =>
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    // Shutdown would wait far longer than the test's own timeout if the tunnel stayed counted.
+    const lb = createBalancer({
+      backends: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`],
+      timeouts: { shutdownMs: 600_000, tunnelFinMs: 100 },
+    });
+    const { port } = await lb.listen(0, '127.0.0.1');
+    const client = connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    client.write(
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    await waitFor(() => answer !== undefined, { what: 'the upgrade at the server' });
+    client.destroy(); // the client leaves before the server switched protocols
+    answer!();
+    await waitFor(() => lb.backends()[0]!.tunnels === 1, { what: 'the tunnel to open' });
+    await waitFor(() => lb.backends()[0]!.tunnels === 0, { what: 'the half-closed tunnel to close' });
+    await lb.close();
+    upgraded!.destroy(); // upgraded sockets are not closed by closeAllConnections()
+    await new Promise((r) => server.close(r));
+  });
+});
