@@ -79,7 +79,6 @@ export class Connection implements ResponseSink {
   #handler: UpstreamHandler | undefined;
   /** The request this connection was opened for, run as soon as it connects. */
   #first: [UpstreamRequest, UpstreamHandler] | undefined;
-  #connected = false;
   #closed = false;
   #reusable = false;
   #requestDone = true;
@@ -140,17 +139,8 @@ export class Connection implements ResponseSink {
     this.socket.on('close', () => this.#onClose());
   }
 
-  get connected(): boolean {
-    return this.#connected;
-  }
-
   get closed(): boolean {
     return this.#closed;
-  }
-
-  /** Running a request, or about to (connecting for one). */
-  get busy(): boolean {
-    return this.#handler !== undefined || this.#first !== undefined;
   }
 
   /** Sends a request; the connection must be connected and idle. */
@@ -261,7 +251,6 @@ export class Connection implements ResponseSink {
   // ---- socket events -------------------------------------------------------------------
 
   #onConnect(): void {
-    this.#connected = true;
     this.#phase = NONE;
     const first = this.#first;
     this.#first = undefined;
@@ -302,7 +291,7 @@ export class Connection implements ResponseSink {
 
   #onEnd(): void {
     // The server closed its side: a body that runs until close is complete now.
-    if (this.#handler && this.#parser.untilClose && this.#parser.finishOnClose()) {
+    if (this.#handler && this.#parser.finishOnClose()) {
       this.#reusable = false;
       this.#finish();
     }

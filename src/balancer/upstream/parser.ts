@@ -81,19 +81,9 @@ export class ResponseParser {
     this.#trailerBytes = 0;
   }
 
-  /** True between `expect()` and the end of the response. */
-  get busy(): boolean {
-    return this.#state !== DONE && this.#state !== UPGRADED;
-  }
-
   /** True once the head was parsed (so a failure now is a failure mid-body). */
   get headDone(): boolean {
     return this.#state !== HEAD;
-  }
-
-  /** The body runs until the server closes the connection (no length, not chunked). */
-  get untilClose(): boolean {
-    return this.#state === UNTIL_CLOSE;
   }
 
   /**
@@ -166,14 +156,15 @@ export class ResponseParser {
     return off;
   }
 
-  /** The server closed the connection: ends a body that runs until close; false if incomplete. */
+  /**
+   * The server closed the connection: ends a body that runs until close (true), or says that the
+   * response, if one was under way, is incomplete (false).
+   */
   finishOnClose(): boolean {
-    if (this.#state === UNTIL_CLOSE) {
-      this.#state = DONE;
-      this.#sink.onEnd();
-      return true;
-    }
-    return this.#state === DONE;
+    if (this.#state !== UNTIL_CLOSE) return false;
+    this.#state = DONE;
+    this.#sink.onEnd();
+    return true;
   }
 
   #head(data: Buffer, start: number): number {

@@ -61,21 +61,6 @@ export class UpstreamPool implements ConnectionOwner {
     this.#max = options.connections ?? Number.POSITIVE_INFINITY;
   }
 
-  /** Open connections (busy, idle or connecting). */
-  get size(): number {
-    return this.#all.size;
-  }
-
-  /** Idle keep-alive connections. */
-  get idle(): number {
-    return this.#idle.length;
-  }
-
-  /** Requests waiting for a connection. */
-  get queued(): number {
-    return this.#queue.length - this.#queueHead;
-  }
-
   /** Sends `req`; `handler` hears what happens (see UpstreamHandler). */
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): void {
     if (this.#closing) {
