@@ -4,6 +4,11 @@
  * run. Every proxy runs as its own process with one thread/worker; the load generator is
  * autocannon in this process. Prints a table, writes bench/results/balancer.json, regenerates the
  * "Balancer" section of docs/benchmarks.md, and ends with one JSON line.
+ *
+ * A/B against another build: `BENCH_BASELINE=../other-checkout npm run bench:balancer` adds that
+ * checkout's built `unpinned lb` (its dist/src/cli/index.js; run `npm run build` there first) as
+ * one more interleaved target, prints the paired ratios of this build to it, adds `baseline` to
+ * the JSON line and writes bench/results/balancer-ab.json instead of the published results.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,6 +27,7 @@ const cfg = {
   roundSeconds: Number(process.env.BENCH_SECONDS ?? 5),
   rounds: Number(process.env.BENCH_ROUNDS ?? 5),
   warmupSeconds: 2,
+  baseline: process.env.BENCH_BASELINE,
 };
 
 interface Sample {
@@ -49,21 +55,32 @@ async function main(): Promise<void> {
   const targets: Target[] = [
     { key: 'direct', label: 'direct (both servers)', urls: backendUrls, pids: backendPids },
   ];
-  const lbPort = await startProcess(process.execPath, [
-    join(root, 'dist/src/cli/index.js'),
-    'lb',
-    '--listen',
-    '127.0.0.1:0',
-    '--strategy',
-    'round-robin',
-    ...backendUrls.flatMap((u) => ['--backend', u]),
-  ]);
+  const startLb = (cli: string): Promise<number> =>
+    startProcess(process.execPath, [
+      cli,
+      'lb',
+      '--listen',
+      '127.0.0.1:0',
+      '--strategy',
+      'round-robin',
+      ...backendUrls.flatMap((u) => ['--backend', u]),
+    ]);
+  const lbPort = await startLb(join(root, 'dist/src/cli/index.js'));
   targets.push({
     key: 'unpinned',
     label: 'unpinned lb',
     urls: [`http://127.0.0.1:${lbPort}`],
     pids: [lastPid()],
   });
+  if (cfg.baseline) {
+    const port = await startLb(join(cfg.baseline, 'dist/src/cli/index.js'));
+    targets.push({
+      key: 'baseline',
+      label: 'unpinned lb (baseline)',
+      urls: [`http://127.0.0.1:${port}`],
+      pids: [lastPid()],
+    });
+  }
   if (haveHaproxy) {
     const url = await startHaproxy(backends);
     targets.push({ key: 'haproxy', label: haproxyVersion(), urls: [url], pids: [lastPid()] });
@@ -111,12 +128,20 @@ async function main(): Promise<void> {
       `unpinned/http-proxy ${pairedRatio(samples, 'unpinned', 'nodePeer', 'rps')}, ` +
       `unpinned/HAProxy p99 ${pairedRatio(samples, 'unpinned', 'haproxy', 'p99Ms')}`,
   );
+  if (cfg.baseline) {
+    console.log(
+      `paired per-round medians against the baseline build: throughput ${pairedRatio(samples, 'unpinned', 'baseline', 'rps')}, ` +
+        `CPU per request ${pairedRatio(samples, 'unpinned', 'baseline', 'cpuUs')}, ` +
+        `p99 ${pairedRatio(samples, 'unpinned', 'baseline', 'p99Ms')}`,
+    );
+  }
   const json = {
     direct: pick(result.direct),
     unpinned: pick(result.unpinned),
     haproxy: pick(result.haproxy),
     nginx: pick(result.nginx),
     nodePeer: { name: 'http-proxy', ...pick(result.nodePeer) },
+    ...(cfg.baseline ? { baseline: pick(result.baseline) } : {}),
   };
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   const record = {
@@ -132,11 +157,19 @@ async function main(): Promise<void> {
       unpinnedVsNodePeer: pairedRatio(samples, 'unpinned', 'nodePeer', 'rps'),
       p99VsHaproxy: pairedRatio(samples, 'unpinned', 'haproxy', 'p99Ms'),
       cpuVsHaproxy: pairedRatio(samples, 'unpinned', 'haproxy', 'cpuUs'),
+      ...(cfg.baseline
+        ? {
+            unpinnedVsBaseline: pairedRatio(samples, 'unpinned', 'baseline', 'rps'),
+            cpuVsBaseline: pairedRatio(samples, 'unpinned', 'baseline', 'cpuUs'),
+          }
+        : {}),
     },
     ...json,
   };
-  writeFileSync(join(root, 'bench/results/balancer.json'), `${JSON.stringify(record, null, 2)}\n`);
-  updateDocs(record);
+  const file = cfg.baseline ? 'balancer-ab.json' : 'balancer.json';
+  writeFileSync(join(root, 'bench/results', file), `${JSON.stringify(record, null, 2)}\n`);
+  // An A/B run measures a change, not the product: the published section stays as it was.
+  if (!cfg.baseline) updateDocs(record);
   console.log(JSON.stringify(json));
 }
 
