@@ -9,6 +9,7 @@ import { startAdmin } from './admin.js';
 import { Backend, type BackendSnapshot, type BackendSpec, type PoolSettings } from './backend.js';
 import { type BalancerOptions, resolveSettings, type Settings } from './config.js';
 import type { Core } from './core.js';
+import { ClientSide } from './downstream.js';
 import { publish, stateChannel } from './events.js';
 import { TrustedProxies } from './headers.js';
 import { HealthChecker } from './health.js';
@@ -44,6 +45,7 @@ export class Balancer extends EventEmitter {
   readonly #settings: Settings;
   readonly #poolSettings: PoolSettings;
   readonly #health: HealthChecker | undefined;
+  #clientSide!: ClientSide;
   readonly #idleWaiters = new Map<Backend, (() => void)[]>();
   #admin: Server | undefined;
   #closing: Promise<void> | undefined;
@@ -103,6 +105,20 @@ export class Balancer extends EventEmitter {
     );
     server.keepAliveTimeout = s.timeouts.clientKeepAliveMs;
     server.headersTimeout = s.timeouts.clientHeadersMs;
+    // Every accepted socket goes to the client side's own reader first (downstream.ts); it gives
+    // the connections it does not serve to Node's server, whose 'connection' listener this is.
+    const nodeConnectionListener = server.listeners('connection')[0] as (socket: Socket) => void;
+    server.removeAllListeners('connection');
+    this.#clientSide = new ClientSide(
+      this.#core,
+      {
+        maxHeaderBytes: s.maxHeaderBytes,
+        keepAliveMs: s.timeouts.clientKeepAliveMs,
+        headersMs: s.timeouts.clientHeadersMs,
+      },
+      (socket) => nodeConnectionListener.call(server, socket),
+    );
+    server.on('connection', (socket: Socket) => this.#clientSide.accept(socket));
     server.on('upgrade', (req, socket, head) => relayUpgrade(this.#core, req, socket, head));
     // Malformed requests (conflicting Content-Length/Transfer-Encoding, bad chunking, oversized
     // headers) are rejected by Node's strict parser before any handler runs: they are answered
@@ -212,6 +228,7 @@ export class Balancer extends EventEmitter {
     this.#health?.stop();
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    this.#clientSide.closeIdle();
     const adminClosed = this.#admin && new Promise<void>((resolve) => this.#admin!.close(() => resolve()));
     this.#admin?.closeAllConnections();
     if (core.active > 0) {
@@ -226,6 +243,7 @@ export class Balancer extends EventEmitter {
       clearTimeout(timer);
     }
     this.server.closeAllConnections();
+    this.#clientSide.destroyAll();
     for (const tunnel of core.tunnels) tunnel.destroy(); // upgraded sockets left the server
     await Promise.all([serverClosed, adminClosed]);
     await Promise.all(core.members.all().map((b) => b.pool.destroy()));

@@ -11,8 +11,8 @@
  * - `Expect` is dropped: Node's server already answered `100 Continue` to the client.
  */
 
-import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv6 } from 'node:net';
+import type { ClientRequest } from './downstream.js';
 import { invalidOption } from './errors.js';
 
 const hopByHop = new Set([
@@ -89,7 +89,10 @@ export interface UpstreamHeaders {
 }
 
 /** Builds the header list to send upstream from `req.rawHeaders`. */
-export function buildUpstreamHeaders(req: IncomingMessage, opts: ForwardingOptions): UpstreamHeaders {
+export function buildUpstreamHeaders(
+  req: Pick<ClientRequest, 'rawHeaders' | 'socket'>,
+  opts: ForwardingOptions,
+): UpstreamHeaders {
   const raw = req.rawHeaders;
   const peer = normalizeAddress(req.socket.remoteAddress);
   const trustPeer = opts.trusted.has(peer);

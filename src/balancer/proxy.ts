@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Backend } from './backend.js';
 import { BodyLimit } from './body-limit.js';
 import { type Core, pickBackend } from './core.js';
+import type { ClientRequest, ClientResponse } from './downstream.js';
 import { type BalancerError, balancerError } from './errors.js';
 import { requestChannel, retryChannel } from './events.js';
 import { classifyFailure, countsAgainstServer } from './failures.js';
@@ -41,8 +42,8 @@ class Exchange implements PickContext {
 
   constructor(
     readonly core: Core,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: ClientRequest,
+    readonly res: ClientResponse,
     readonly headers: string[],
     readonly body: Readable | null,
     readonly clientIp: string,
@@ -60,7 +61,7 @@ class Exchange implements PickContext {
   }
 }
 
-/** Handles one client request. */
+/** Handles one client request read by Node's HTTP server. */
 export function proxyRequest(core: Core, req: IncomingMessage, res: ServerResponse): void {
   if (core.closing)
     return void sendError(res, balancerError('UNPINNED_ERR_LB_SHUTTING_DOWN', 'Balancer closing'), true);
@@ -81,6 +82,20 @@ export function proxyRequest(core: Core, req: IncomingMessage, res: ServerRespon
   }
   const body = requestBody(core, req, res);
   if (body === false) return;
+  startExchange(core, req, res, body);
+}
+
+/**
+ * Handles one request read by the client side's own reader (downstream.ts), which has already
+ * checked its Host and target and takes only requests without a body.
+ */
+export function proxyFastRequest(core: Core, req: ClientRequest, res: ClientResponse): void {
+  if (core.closing)
+    return void sendError(res, balancerError('UNPINNED_ERR_LB_SHUTTING_DOWN', 'Balancer closing'), true);
+  startExchange(core, req, res, null);
+}
+
+function startExchange(core: Core, req: ClientRequest, res: ClientResponse, body: Readable | null): void {
   const { headers, clientIp } = buildUpstreamHeaders(req, core.forwarding);
   const exchange = new Exchange(core, req, res, headers, body, clientIp);
   core.active++;

@@ -2,11 +2,12 @@
  * The balancer's own answers (502/503/504/4xx): short plain text that names the error code and
  * says what happened, plus `x-unpinned-error` so scripts and the lab can count them by code.
  */
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ClientResponse } from './downstream.js';
 import { type BalancerError, type BalancerErrorCode, balancerError } from './errors.js';
 
-export function sendError(res: ServerResponse, error: BalancerError, close = false): void {
+export function sendError(res: ClientResponse, error: BalancerError, close = false): void {
   if (res.headersSent || res.destroyed) {
     // The response already started: the only honest signal left is to cut the connection, so
     // the client sees a truncated response instead of a complete-looking short one.
@@ -22,7 +23,7 @@ export function sendError(res: ServerResponse, error: BalancerError, close = fal
   };
   if (error.statusCode === 503) headers['retry-after'] = '1';
   if (close) headers.connection = 'close';
-  res.writeHead(error.statusCode, headers);
+  res.writeHead(error.statusCode, undefined, headers);
   res.end(body);
 }
 

@@ -3,8 +3,8 @@
  * (members.ts) has already filtered for health, ejection and draining. Strategies hold only
  * their own cursor or seed; counters and state belong to the base (undici's BalancedPool layering).
  */
-import type { IncomingMessage } from 'node:http';
 import type { Backend } from '../backend.js';
+import type { ClientRequest } from '../downstream.js';
 
 /** Names accepted by the CLI, the admin API and `createBalancer({ strategy })`. */
 export const strategyNames = [
@@ -21,7 +21,7 @@ export type StrategyName = (typeof strategyNames)[number];
 /** What a strategy may look at besides the candidates. */
 export interface PickContext {
   /** The client request (sticky-cookie reads its Cookie header). `undefined` in pure pick tests. */
-  readonly req: IncomingMessage | undefined;
+  readonly req: ClientRequest | undefined;
   /** The client address after trusted-proxy resolution (ip-hash hashes it). */
   readonly clientIp: string;
   /** Every configured server, in configuration order, whatever its state. */

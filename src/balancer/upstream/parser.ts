@@ -44,11 +44,13 @@ const invalidLine = /[^\t\x20-\x7e\x80-\xff]/;
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const statusLine = /^HTTP\/1\.[01] \d{3}(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 /**
- * A whole response head (without its final CRLF CRLF): RFC 9112 status-line, then field lines
- * `token ":" value` with no whitespace before the colon, no obs-fold, no bare CR or LF.
+ * The field lines of a head (after its start line): `token ":" value` with no whitespace before
+ * the colon, no obs-fold, no bare CR or LF, no control characters. Shared with the client side's
+ * request reader (../downstream.ts).
  */
-const wellFormedHead =
-  /^HTTP\/1\.[01] \d{3}(?: [\t\x20-\x7e\x80-\xff]*)?(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*$/;
+export const fieldLines = /(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*/.source;
+/** A whole response head (without its final CRLF CRLF): RFC 9112 status-line, then field lines. */
+const wellFormedHead = new RegExp(`^HTTP\\/1\\.[01] \\d{3}(?: [\\t\\x20-\\x7e\\x80-\\xff]*)?${fieldLines}$`);
 const digits = /^\d{1,15}$/;
 const hexSize = /^([0-9A-Fa-f]{1,13})[\t ]*(?:;.*)?$/;
 
@@ -347,7 +349,7 @@ function explainBadHead(text: string): string {
 }
 
 /** Strips optional whitespace (SP, HTAB only: RFC 9110 §5.6.3) around a field value. */
-function trimOws(line: string, from: number, to: number): string {
+export function trimOws(line: string, from: number, to: number): string {
   let start = from;
   let end = to;
   while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
@@ -363,9 +365,10 @@ function parseContentLength(value: string): number {
   throw bad(`bad Content-Length ${JSON.stringify(value.slice(0, 40))}`);
 }
 
-function hasToken(list: string, wanted: string): boolean {
-  if (list === '') return false;
+export function hasToken(list: string, wanted: string): boolean {
   if (list === wanted) return true;
+  // Hot path: "keep-alive" asked about "close" needs no split.
+  if (!list.includes(wanted)) return false;
   return list.split(',').some((t) => t.trim() === wanted);
 }
 
