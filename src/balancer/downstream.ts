@@ -110,6 +110,10 @@ class ClientConnection {
   #timerKind = NO_TIMER;
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #headersTimer: NodeJS.Timeout | undefined;
+  /** The last response is written but still queued for a slow client. */
+  #flushing = false;
+  /** A response said the connection ends: nothing more is read from it. */
+  #ending = false;
   closed = false;
 
   constructor(side: ClientSide, socket: Socket) {
@@ -123,8 +127,9 @@ class ClientConnection {
     this.#arm(HEADERS);
   }
 
+  /** No request in flight, nothing queued for the client, no partial head (shutdown closes it). */
   get idle(): boolean {
-    return this.#response === undefined;
+    return this.#response === undefined && !this.#flushing && this.#pending === undefined;
   }
 
   get socket(): Socket {
@@ -140,6 +145,9 @@ class ClientConnection {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    // After a response that closes the connection, later requests are not served (RFC 9112
+    // §9.6; Node's parser refuses them too).
+    if (this.#ending) return;
     this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
     // A pipelined request waits, unread, until the response in flight is done.
     if (this.#response) this.#socket.pause();
@@ -167,6 +175,13 @@ class ClientConnection {
     this.#response?.drained();
   };
 
+  /** The last response has left the process: from now on this is an idle keep-alive connection. */
+  readonly #onFlushed = (): void => {
+    if (!this.#flushing || this.#socket.destroyed) return;
+    this.#flushing = false;
+    if (!this.#response) this.#idleAfterResponse();
+  };
+
   // A timer is left armed when its phase ends (re-armed with refresh(), not re-created); one that
   // fires outside its own phase does nothing.
   readonly #onKeepAliveTimer = (): void => {
@@ -188,7 +203,7 @@ class ClientConnection {
 
   #parse(): void {
     const buf = this.#pending;
-    if (!buf || this.closed) return;
+    if (!buf || this.closed || this.#ending) return;
     const { maxHeaderBytes } = this.#side.settings;
     const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
     if (end < 0) {
@@ -215,6 +230,8 @@ class ClientConnection {
     if (this.closed) return;
     const socket = this.#socket;
     if (response.closeAfter) {
+      this.#ending = true;
+      this.#pending = undefined;
       // Flush, then close; a client that never closes its side does not hold the socket.
       socket.end(() => socket.destroy());
       return;
@@ -229,8 +246,18 @@ class ClientConnection {
       });
       return;
     }
+    // Like Node's server, the keep-alive timeout starts once the response has left: a slow
+    // client still reading a large response is not cut off by it.
+    if (socket.writableLength > 0) {
+      this.#flushing = true;
+      // Completes after everything queued before it ('drain' fires only above the high-water mark).
+      socket.write(empty, this.#onFlushed);
+    } else this.#idleAfterResponse();
+  }
+
+  #idleAfterResponse(): void {
     this.#arm(KEEP_ALIVE);
-    if (socket.isPaused()) socket.resume();
+    if (this.#socket.isPaused()) this.#socket.resume();
   }
 
   /** Node's HTTP server takes the connection, with the bytes read so far put back. */
@@ -286,6 +313,7 @@ function readHead(text: string, socket: Socket): FastRequest | undefined {
   let hosts = 0;
   let cookie: string | undefined;
   let connection = '';
+  let lengths = 0;
   let pos = text.indexOf('\r\n', sp2);
   while (pos >= 0) {
     const start = pos + 2;
@@ -297,7 +325,7 @@ function readHead(text: string, socket: Socket): FastRequest | undefined {
     const value = trimOws(text, colon + 1, end);
     // Only names of an interesting length are lower-cased and compared.
     const n = name.length;
-    if (n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 17) {
+    if (n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17) {
       const lower = name.toLowerCase();
       if (lower === 'host') {
         hosts++;
@@ -308,8 +336,14 @@ function readHead(text: string, socket: Socket): FastRequest | undefined {
       } else if (lower === 'connection') {
         connection = connection ? `${connection},${value.toLowerCase()}` : value.toLowerCase();
       } else if (lower === 'content-length') {
-        if (value !== '0') return undefined; // a body: Node reads it
-      } else if (lower === 'transfer-encoding' || lower === 'upgrade' || lower === 'expect') {
+        // A body, a repeated length, or a tab around the value (Node refuses those): Node reads it.
+        if (value !== '0' || lengths++ > 0 || text.slice(colon + 1, end).includes('\t')) return undefined;
+      } else if (
+        lower === 'transfer-encoding' ||
+        lower === 'upgrade' ||
+        lower === 'expect' ||
+        lower === 'proxy-connection' // Node's parser reads it as Connection
+      ) {
         return undefined;
       }
     }
@@ -339,6 +373,8 @@ function httpDate(): string {
   }
   return dateText;
 }
+
+const empty = Buffer.alloc(0);
 
 /** Bodies up to this size leave in the same buffer as the head. */
 const joinLimit = 16_384;
@@ -496,10 +532,8 @@ class FastResponse implements ClientResponse {
       if (this.closeAfter) head += 'Connection: close\r\n';
       else {
         const seconds = Math.floor(this.#side().settings.keepAliveMs / 1000);
-        head +=
-          seconds > 0
-            ? `Connection: keep-alive\r\nKeep-Alive: timeout=${seconds}\r\n`
-            : 'Connection: keep-alive\r\n';
+        // As Node's server: timeout=0 for a keep-alive under a second (the client should not reuse).
+        head += `Connection: keep-alive\r\nKeep-Alive: timeout=${seconds}\r\n`;
       }
     }
     const bodiless = this.#noBody || status === 204 || status === 304 || status < 200;

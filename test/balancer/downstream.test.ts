@@ -4,7 +4,8 @@
  * client sees (order, framing, keep-alive, timeouts) is what a client of Node's server would see.
  * Raw sockets, to control exactly which bytes arrive when.
  */
-import { connect, type Socket } from 'node:net';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Balancer, createBalancer } from '../../src/balancer/index.js';
@@ -42,6 +43,8 @@ function parseResponses(raw: string, headRequests: boolean[]): Parsed[] {
       for (;;) {
         const lineEnd = rest.indexOf('\r\n');
         const size = Number.parseInt(rest.slice(0, lineEnd), 16);
+        if (lineEnd < 0 || Number.isNaN(size) || rest.length < lineEnd + 2 + size + 2)
+          throw new Error(`truncated chunked body after ${body.length} bytes`);
         rest = rest.slice(lineEnd + 2);
         if (size === 0) {
           rest = rest.slice(2);
@@ -87,7 +90,9 @@ function exchange(port: number, pieces: string[]): Promise<string> {
   });
 }
 
+/** Resolves when the socket closes, however it closes (a reset is an outcome the test inspects). */
 function closed(socket: Socket): Promise<void> {
+  socket.on('error', () => {});
   return new Promise((resolve) => socket.on('close', () => resolve()));
 }
 
@@ -156,6 +161,9 @@ describe('client side', () => {
       'GET /a"b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
       'PROPFIND /dav HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
       get('/up', 'Upgrade: h2c\r\nConnection: Upgrade, close\r\n'),
+      get('/two-lengths', 'Content-Length: 0\r\nContent-Length: 0\r\nConnection: close\r\n'),
+      get('/tab-length', 'Content-Length: 0\t\r\nConnection: close\r\n'),
+      get('/proxy-connection', 'Proxy-Connection: close\r\n'),
     ];
     for (const raw of cases) {
       viaNode = [];
@@ -266,5 +274,133 @@ describe('client side timers across phases', () => {
     if (!first.destroyed) first.write('Host: x\r\nConnection: close\r\n\r\n');
     await firstClosed;
     expect(parseResponses(out, []).map((r) => JSON.parse(r.body).url)).toEqual(['/one', '/two']);
+  });
+});
+
+/**
+ * A server that streams a chunked body in 4 KiB pieces to a client that is not reading, and ends
+ * it at the moment the balancer has bytes of it queued in user space: the end of a response then
+ * lies in the balancer's write queue, as for any slow client and any large enough response.
+ */
+describe('slow clients', () => {
+  let upstream: Server;
+  let lb: Balancer;
+  let port: number;
+  const heads: string[] = [];
+  /** The balancer's side of the first client connection. */
+  let lbSocket: Socket | undefined;
+  let sentBytes = 0;
+
+  beforeAll(async () => {
+    upstream = createServer((s) => {
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        for (let i = buf.indexOf('\r\n\r\n'); i >= 0; i = buf.indexOf('\r\n\r\n')) {
+          const head = buf.slice(0, i);
+          buf = buf.slice(i + 4);
+          heads.push(head.split('\r\n')[0]!);
+          if (!head.startsWith('GET /big')) {
+            s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+            continue;
+          }
+          s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n');
+          const piece = `1000\r\n${'a'.repeat(4096)}\r\n`;
+          const pump = (): void => {
+            if (s.destroyed) return;
+            if (lbSocket && lbSocket.writableLength > 0) {
+              s.write('0\r\n\r\n');
+              return;
+            }
+            s.write(piece);
+            sentBytes += 4096;
+            setImmediate(pump);
+          };
+          pump();
+        }
+      });
+      s.on('error', () => {});
+    });
+    upstream.listen(0, '127.0.0.1');
+    await new Promise((resolve) => upstream.once('listening', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    lb = createBalancer({ backends: [url], timeouts: { clientKeepAliveMs: 100 } });
+    port = (await lb.listen(0, '127.0.0.1')).port;
+    lb.server.prependListener('connection', (socket: Socket) => {
+      lbSocket ??= socket;
+    });
+  });
+  afterAll(async () => {
+    await lb.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+  beforeEach(() => {
+    heads.length = 0;
+    lbSocket = undefined;
+    sentBytes = 0;
+  });
+
+  /** Resolves when the balancer has finished the request for `url` (its request event). */
+  function finished(url: string): Promise<void> {
+    return new Promise((resolve) => {
+      const onRequest = (message: unknown): void => {
+        if ((message as { url?: string }).url !== url) return;
+        diagnosticsChannel.unsubscribe('unpinned:balancer:request', onRequest);
+        resolve();
+      };
+      diagnosticsChannel.subscribe('unpinned:balancer:request', onRequest);
+    });
+  }
+
+  /** Resumes a paused client and returns everything it reads until the balancer closes it. */
+  function readToClose(client: Socket, clientClosed: Promise<void>): Promise<string> {
+    let out = '';
+    client.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+    });
+    client.resume();
+    return clientClosed.then(() => out);
+  }
+
+  /** Chunked body bytes in `raw` and whether its last chunk arrived. */
+  function chunked(raw: string): { bytes: number; complete: boolean } {
+    try {
+      const [reply] = parseResponses(raw, []);
+      return { bytes: reply?.body.length ?? 0, complete: reply?.headers['transfer-encoding'] === 'chunked' };
+    } catch {
+      return { bytes: -1, complete: false }; // truncated
+    }
+  }
+
+  it('the keep-alive timeout does not cut a response still queued for the client', async () => {
+    const done = finished('/big');
+    const client = connect(port, '127.0.0.1');
+    const clientClosed = closed(client);
+    client.pause();
+    client.write(get('/big'));
+    await done;
+    // A second connection's keep-alive timer starts after the first response ended and has the
+    // same delay: once it closed that connection, a timer started at the end of the first
+    // response would have fired too.
+    const other = connect(port, '127.0.0.1');
+    other.on('data', () => {});
+    other.write(get('/small'));
+    await closed(other);
+    expect(chunked(await readToClose(client, clientClosed))).toEqual({ bytes: sentBytes, complete: true });
+  });
+
+  it('serves nothing that arrives after a response that closes the connection', async () => {
+    const done = finished('/big');
+    const client = connect(port, '127.0.0.1');
+    const clientClosed = closed(client);
+    client.pause();
+    const first = get('/big', 'Connection: close\r\n');
+    const later = 'DELETE /account HTTP/1.1\r\nHost: x\r\n\r\n';
+    client.write(first);
+    await done;
+    client.write(later);
+    await waitFor(() => (lbSocket?.bytesRead ?? 0) >= first.length + later.length);
+    expect(chunked(await readToClose(client, clientClosed))).toEqual({ bytes: sentBytes, complete: true });
+    expect(heads).toEqual(['GET /big HTTP/1.1']);
   });
 });
