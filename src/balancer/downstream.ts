@@ -17,7 +17,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Core } from './core.js';
 import { proxyFastRequest } from './proxy.js';
-import { fieldLines, hasToken, trimOws } from './upstream/parser.js';
+import { FieldLineCursor, fieldLines, hasToken } from './upstream/parser.js';
 
 /** What the proxy reads of a client request (an IncomingMessage has all of it too). */
 export interface ClientRequest {
@@ -69,13 +69,20 @@ const servedHead = new RegExp(
 /** The accepted sockets of one balancer. */
 export class ClientSide {
   readonly #connections = new Set<ClientConnection>();
+  /**
+   * The keep-alive signal of a response, as Node's server writes it (timeout=0 for a keep-alive
+   * under a second: the client should not reuse the connection).
+   */
+  readonly keepAliveLines: string;
 
   constructor(
     readonly core: Core,
     readonly settings: ClientSideSettings,
     /** Gives a socket to Node's HTTP server (its own 'connection' listener). */
     readonly handOver: (socket: Socket) => void,
-  ) {}
+  ) {
+    this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(settings.keepAliveMs / 1000)}\r\n`;
+  }
 
   accept(socket: Socket): void {
     this.#connections.add(new ClientConnection(this, socket));
@@ -298,6 +305,8 @@ class FastRequest implements ClientRequest {
   ) {}
 }
 
+const fields = new FieldLineCursor();
+
 /**
  * Parses a head (without its final CRLF CRLF) into a request this path serves, or returns
  * undefined to hand the connection to Node.
@@ -314,15 +323,9 @@ function readHead(text: string, socket: Socket): FastRequest | undefined {
   let cookie: string | undefined;
   let connection = '';
   let lengths = 0;
-  let pos = text.indexOf('\r\n', sp2);
-  while (pos >= 0) {
-    const start = pos + 2;
-    const next = text.indexOf('\r\n', start);
-    const end = next < 0 ? text.length : next;
-    pos = next;
-    const colon = text.indexOf(':', start);
-    const name = text.slice(start, colon);
-    const value = trimOws(text, colon + 1, end);
+  fields.reset(text, text.indexOf('\r\n', sp2));
+  while (fields.next()) {
+    const { name, value } = fields;
     // Only names of an interesting length are lower-cased and compared.
     const n = name.length;
     if (n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17) {
@@ -337,7 +340,8 @@ function readHead(text: string, socket: Socket): FastRequest | undefined {
         connection = connection ? `${connection},${value.toLowerCase()}` : value.toLowerCase();
       } else if (lower === 'content-length') {
         // A body, a repeated length, or a tab around the value (Node refuses those): Node reads it.
-        if (value !== '0' || lengths++ > 0 || text.slice(colon + 1, end).includes('\t')) return undefined;
+        if (value !== '0' || lengths++ > 0 || text.slice(fields.valueStart, fields.lineEnd).includes('\t'))
+          return undefined;
       } else if (
         lower === 'transfer-encoding' ||
         lower === 'upgrade' ||
@@ -527,15 +531,9 @@ class FastResponse implements ClientResponse {
       head += `${name}: ${headers[i + 1]}\r\n`;
     }
     if (!hasDate) head += `Date: ${httpDate()}\r\n`;
-    if (this.#conn.closed || this.#side().core.closing) this.closeAfter = true;
-    if (!hasConnection) {
-      if (this.closeAfter) head += 'Connection: close\r\n';
-      else {
-        const seconds = Math.floor(this.#side().settings.keepAliveMs / 1000);
-        // As Node's server: timeout=0 for a keep-alive under a second (the client should not reuse).
-        head += `Connection: keep-alive\r\nKeep-Alive: timeout=${seconds}\r\n`;
-      }
-    }
+    const side = this.#conn.side;
+    if (this.#conn.closed || side.core.closing) this.closeAfter = true;
+    if (!hasConnection) head += this.closeAfter ? 'Connection: close\r\n' : side.keepAliveLines;
     const bodiless = this.#noBody || status === 204 || status === 304 || status < 200;
     if (!bodiless && !hasLength) {
       if (length >= 0) head += `Content-Length: ${length}\r\n`;
@@ -545,9 +543,5 @@ class FastResponse implements ClientResponse {
       }
     }
     return `${head}\r\n`;
-  }
-
-  #side(): ClientSide {
-    return this.#conn.side;
   }
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Balancer, createBalancer } from '../../src/balancer/index.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { send } from '../helpers/client.js';
+import { exchange } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 interface Parsed {
@@ -64,30 +65,6 @@ function parseResponses(raw: string, headRequests: boolean[]): Parsed[] {
     out.push({ status, headers, body });
   }
   return out;
-}
-
-/** Writes `pieces` one after another (each in its own turn of the event loop), reads until close. */
-function exchange(port: number, pieces: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    let out = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (c: string) => {
-      out += c;
-    });
-    socket.on('close', () => resolve(out));
-    socket.on('error', reject);
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no close within 10 s')));
-    const queue = [...pieces];
-    const next = (): void => {
-      const piece = queue.shift();
-      if (piece === undefined) return;
-      socket.write(piece, 'latin1');
-      setImmediate(next);
-    };
-    socket.on('connect', next);
-  });
 }
 
 /** Resolves when the socket closes, however it closes (a reset is an outcome the test inspects). */

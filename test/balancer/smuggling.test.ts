@@ -2,11 +2,11 @@
  * Request smuggling and malformed framing: answered 400 by the balancer and never forwarded.
  * Raw sockets, because no well-behaved client can send these.
  */
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Balancer, createBalancer } from '../../src/balancer/index.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { send } from '../helpers/client.js';
+import { exchange } from '../helpers/raw-client.js';
 
 let server: TestBackend;
 let lb: Balancer;
@@ -20,22 +20,6 @@ afterAll(async () => {
   await lb.close();
   await server.stop();
 });
-
-/** Writes `raw`, returns everything the balancer sends until it closes the connection. */
-function exchange(raw: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let out = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (c: string) => {
-      out += c;
-    });
-    socket.on('close', () => resolve(out));
-    socket.on('error', reject);
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
-    socket.end(raw);
-  });
-}
 
 const cases: [string, string][] = [
   [
@@ -70,7 +54,7 @@ const cases: [string, string][] = [
 describe('request smuggling attempts', () => {
   it.each(cases)('%s: 400, never forwarded', async (_name, raw) => {
     const before = server.received.length;
-    const answer = await exchange(raw);
+    const answer = await exchange(port, [raw], { end: true });
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer.toLowerCase()).toContain('x-unpinned-error: unpinned_err_lb_bad_request');
     expect(answer.match(/(^|\r\n)HTTP\/1\.1 \d{3} /g)).toHaveLength(1); // one answer, nothing smuggled through
@@ -79,7 +63,13 @@ describe('request smuggling attempts', () => {
 
   it('oversized headers: 431, never forwarded', async () => {
     const before = server.received.length;
-    const answer = await exchange(`GET / HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(8000)}\r\n\r\n`);
+    const answer = await exchange(
+      port,
+      [`GET / HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(8000)}\r\n\r\n`],
+      {
+        end: true,
+      },
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
     expect(answer).toContain('UNPINNED_ERR_LB_HEADERS_TOO_LARGE');
     expect(server.received.length).toBe(before);

@@ -209,15 +209,9 @@ export class ResponseParser {
     let hasTransferEncoding = false;
     let connection = '';
     let keepAliveHint = '';
-    let pos = firstEnd;
-    while (pos >= 0) {
-      const start = pos + 2;
-      const next = text.indexOf('\r\n', start);
-      const end = next < 0 ? text.length : next;
-      pos = next;
-      const colon = text.indexOf(':', start);
-      const name = text.slice(start, colon);
-      const value = trimOws(text, colon + 1, end);
+    fields.reset(text, firstEnd);
+    while (fields.next()) {
+      const { name, value } = fields;
       // Only names of an interesting length are lower-cased and compared.
       const n = name.length;
       if (n === 14 || n === 17 || n === 10) {
@@ -330,6 +324,45 @@ export class ResponseParser {
   }
 }
 
+/**
+ * Walks the field lines of a head that already passed a `fieldLines` expression: after each
+ * `next()`, `name` and `value` (optional whitespace trimmed) describe one line, and
+ * `valueStart`/`lineEnd` bound its raw value. Each parser keeps one and reuses it for every head
+ * (nothing is called out to while a head is walked), so no object is made per header.
+ */
+export class FieldLineCursor {
+  name = '';
+  value = '';
+  valueStart = 0;
+  lineEnd = 0;
+  #text = '';
+  #pos = -1;
+
+  /** Starts after the start line; `pos` is the CRLF that ends it (-1: there are no field lines). */
+  reset(text: string, pos: number): void {
+    this.#text = text;
+    this.#pos = pos;
+  }
+
+  next(): boolean {
+    const pos = this.#pos;
+    if (pos < 0) return false;
+    const text = this.#text;
+    const start = pos + 2;
+    const next = text.indexOf('\r\n', start);
+    const end = next < 0 ? text.length : next;
+    this.#pos = next;
+    const colon = text.indexOf(':', start);
+    this.name = text.slice(start, colon);
+    this.valueStart = colon + 1;
+    this.lineEnd = end;
+    this.value = trimOws(text, colon + 1, end);
+    return true;
+  }
+}
+
+const fields = new FieldLineCursor();
+
 function bad(message: string): UpstreamError {
   return new UpstreamError('bad-response', `Invalid response from the server: ${message}`);
 }
@@ -349,7 +382,7 @@ function explainBadHead(text: string): string {
 }
 
 /** Strips optional whitespace (SP, HTAB only: RFC 9110 §5.6.3) around a field value. */
-export function trimOws(line: string, from: number, to: number): string {
+function trimOws(line: string, from: number, to: number): string {
   let start = from;
   let end = to;
   while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
