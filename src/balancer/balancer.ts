@@ -15,8 +15,8 @@ import { TrustedProxies } from './headers.js';
 import { HealthChecker } from './health.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
+import { NodeSide } from './node-side.js';
 import { proxyRequest } from './proxy.js';
-import { sendRawError } from './responses.js';
 import { RetryPolicy } from './retry.js';
 import { createStrategy, type StrategyName } from './strategies/index.js';
 import { relayUpgrade } from './upgrade.js';
@@ -90,6 +90,7 @@ export class Balancer extends EventEmitter {
       tunnels: new Set(),
       active: 0,
       onIdle: undefined,
+      handToNode: () => {}, // set once the server exists (#createServer)
       seqOf: (b) => b.seq,
     };
     this.#health = settings.healthCheck && new HealthChecker(members, settings.healthCheck, settings.clock);
@@ -99,39 +100,36 @@ export class Balancer extends EventEmitter {
 
   #createServer(): Server {
     const s = this.#settings;
+    const nodeSide = new NodeSide();
     // Host is checked in the proxy (not by Node) so that its 400 carries our error code.
-    const server = createServer({ maxHeaderSize: s.maxHeaderBytes, requireHostHeader: false }, (req, res) =>
-      proxyRequest(this.#core, req, res),
-    );
+    const server = createServer({ maxHeaderSize: s.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
+      if (nodeSide.admit(req, res)) proxyRequest(this.#core, req, res);
+    });
     server.keepAliveTimeout = s.timeouts.clientKeepAliveMs;
     server.headersTimeout = s.timeouts.clientHeadersMs;
+    // One field more than the limit is kept, so that an excess is seen (request-head.ts).
+    server.maxHeadersCount = s.maxHeaderCount + 1;
     // Every accepted socket goes to the client side's own reader first (downstream.ts); it gives
     // the connections it does not serve to Node's server, whose 'connection' listener this is.
     const nodeConnectionListener = server.listeners('connection')[0] as (socket: Socket) => void;
     server.removeAllListeners('connection');
-    this.#clientSide = new ClientSide(
-      this.#core,
-      {
-        maxHeaderBytes: s.maxHeaderBytes,
-        keepAliveMs: s.timeouts.clientKeepAliveMs,
-        headersMs: s.timeouts.clientHeadersMs,
-      },
-      (socket) => nodeConnectionListener.call(server, socket),
-    );
+    this.#core.handToNode = (socket, bytes) => {
+      nodeConnectionListener.call(server, socket);
+      // Node's 'data' listener is attached now: these bytes reach its parser before any new read.
+      if (bytes && bytes.length > 0) socket.unshift(bytes);
+      if (socket.isPaused()) socket.resume();
+    };
+    this.#clientSide = new ClientSide(this.#core, {
+      maxHeaderBytes: s.maxHeaderBytes,
+      maxHeaderCount: s.maxHeaderCount,
+      keepAliveMs: s.timeouts.clientKeepAliveMs,
+      headersMs: s.timeouts.clientHeadersMs,
+    });
     server.on('connection', (socket: Socket) => this.#clientSide.accept(socket));
     server.on('upgrade', (req, socket, head) => relayUpgrade(this.#core, req, socket, head));
-    // Malformed requests (conflicting Content-Length/Transfer-Encoding, bad chunking, oversized
-    // headers) are rejected by Node's strict parser before any handler runs: they are answered
-    // here and never reach a server (request smuggling, https://www.rfc-editor.org/rfc/rfc9112#section-11.2).
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
-      if (err.code === 'HPE_HEADER_OVERFLOW') {
-        return sendRawError(socket, 'UNPINNED_ERR_LB_HEADERS_TOO_LARGE', 'Request headers too large');
-      }
-      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
-      else
-        sendRawError(socket, 'UNPINNED_ERR_LB_BAD_REQUEST', `Malformed request (${err.code ?? err.message})`);
-    });
+    // Malformed requests are refused by Node's strict parser before any handler runs, and
+    // answered here after whatever ran before them on the connection (node-side.ts).
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => nodeSide.handle(err, socket));
     return server;
   }
 

@@ -8,7 +8,8 @@
  * - panic threshold 50% (Envoy `healthy_panic_threshold`);
  * - 3 attempts per request (HAProxy `retries 3`), retry budget 20% with a floor of 3 (Envoy);
  * - connect timeout 5 s, response headers and idle 60 s (nginx `proxy_read_timeout 60s`);
- * - request headers up to 16 KiB (Node's default), no body limit unless set.
+ * - request headers up to 16 KiB (Node's default) and 101 header fields (HAProxy
+ *   `tune.http.maxhdr`), no body limit unless set.
  */
 import type { BackendSpec } from './backend.js';
 import { type Clock, type RandomSource, systemClock } from './clock.js';
@@ -57,7 +58,13 @@ export interface BalancerOptions {
     /** After one side of a WebSocket tunnel closes its end, how long the other side has to. */
     tunnelFinMs?: number;
   };
-  limits?: { maxHeaderBytes?: number; maxBodyBytes?: number | null; connectionsPerBackend?: number | null };
+  limits?: {
+    maxHeaderBytes?: number;
+    /** Header fields a request may have; one more is answered 431, never cut silently. */
+    maxHeaderCount?: number;
+    maxBodyBytes?: number | null;
+    connectionsPerBackend?: number | null;
+  };
   /** Name of a response header that names the server (`true` = `x-served-by`); off by default. */
   servedByHeader?: string | boolean;
   /** Proxies whose X-Forwarded-* headers are believed (IPs or CIDRs). */
@@ -90,6 +97,7 @@ export interface Settings {
   };
   timeouts: Required<NonNullable<BalancerOptions['timeouts']>>;
   maxHeaderBytes: number;
+  maxHeaderCount: number;
   maxBodyBytes: number | null;
   connectionsPerBackend: number | null;
   servedByHeader: string | undefined;
@@ -138,6 +146,7 @@ export function resolveSettings(options: BalancerOptions): Settings {
       tunnelFinMs: int('timeouts.tunnelFinMs', t.tunnelFinMs ?? 10_000, 1),
     },
     maxHeaderBytes: int('limits.maxHeaderBytes', limits.maxHeaderBytes ?? 16_384, 1024),
+    maxHeaderCount: int('limits.maxHeaderCount', limits.maxHeaderCount ?? 101, 1),
     maxBodyBytes: limits.maxBodyBytes == null ? null : int('limits.maxBodyBytes', limits.maxBodyBytes, 0),
     connectionsPerBackend:
       limits.connectionsPerBackend == null

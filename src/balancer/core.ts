@@ -2,6 +2,7 @@
  * What the request path needs from the balancer, as one object built once: the proxy and the
  * upgrade relay read it, the balancer (balancer.ts) owns and mutates it.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import type { Settings } from './config.js';
@@ -25,6 +26,12 @@ export interface Core {
   /** Requests (and tunnels) in flight through the balancer, for graceful shutdown. */
   active: number;
   onIdle: (() => void) | undefined;
+  /**
+   * Gives a client socket to Node's HTTP server (its own 'connection' listener), with `bytes`
+   * put back to be read first: the client side's hand-over, and upgrade requests that carry a
+   * body, re-read as plain requests.
+   */
+  handToNode: (socket: Socket, bytes: Buffer | undefined) => void;
   /** `members.seqOf`, bound once so pick contexts need no closure per request. */
   readonly seqOf: (backend: Backend) => number;
 }

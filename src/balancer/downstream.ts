@@ -7,7 +7,7 @@
  * It takes only what it fully understands: HTTP/1.1, a common method, an origin-form target of
  * RFC 3986 characters, exactly one Host, no body (no Content-Length but 0, no
  * Transfer-Encoding), no Upgrade, no Expect, a head that passes the same strict field-line
- * expression as the upstream parser and fits `maxHeaderBytes`. Anything else, well-formed or not,
+ * expression as the upstream parser and fits `maxHeaderBytes` and `maxHeaderCount`. Anything else, well-formed or not,
  * hands the connection to Node's HTTP server with the unread bytes put back, and it stays there:
  * Node's parser then serves or refuses it exactly as it did before this path existed (request
  * bodies, upgrades, 100-continue, HTTP/1.0, smuggling attempts, oversized heads). The hand-over
@@ -52,6 +52,8 @@ export interface ClientResponse {
 
 export interface ClientSideSettings {
   maxHeaderBytes: number;
+  /** More header fields than this go to Node, whose answer is a 431 (request-head.ts). */
+  maxHeaderCount: number;
   /** An idle keep-alive connection is closed after this long (Node's `keepAliveTimeout`). */
   keepAliveMs: number;
   /** A request head must arrive whole within this long (Node's `headersTimeout`). */
@@ -78,8 +80,6 @@ export class ClientSide {
   constructor(
     readonly core: Core,
     readonly settings: ClientSideSettings,
-    /** Gives a socket to Node's HTTP server (its own 'connection' listener). */
-    readonly handOver: (socket: Socket) => void,
   ) {
     this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(settings.keepAliveMs / 1000)}\r\n`;
   }
@@ -221,7 +221,11 @@ class ClientConnection {
     }
     // Node counts the head with its final CRLFs against maxHeaderSize; be no more lenient.
     if (end + 4 > maxHeaderBytes) return void this.#handOver();
-    const request = readHead(buf.toString('latin1', 0, end), this.#socket);
+    const request = readHead(
+      buf.toString('latin1', 0, end),
+      this.#socket,
+      this.#side.settings.maxHeaderCount,
+    );
     if (!request) return void this.#handOver();
     this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
     this.#timerKind = NO_TIMER;
@@ -281,10 +285,7 @@ class ClientConnection {
     socket.removeListener('close', this.#onClose);
     socket.removeListener('drain', this.#onDrain);
     this.#side.forget(this);
-    this.#side.handOver(socket);
-    // Node's 'data' listener is attached now: these bytes reach its parser before any new read.
-    if (rest) socket.unshift(rest);
-    if (socket.isPaused()) socket.resume();
+    this.#side.core.handToNode(socket, rest);
   }
 }
 
@@ -311,7 +312,7 @@ const fields = new FieldLineCursor();
  * Parses a head (without its final CRLF CRLF) into a request this path serves, or returns
  * undefined to hand the connection to Node.
  */
-function readHead(text: string, socket: Socket): FastRequest | undefined {
+function readHead(text: string, socket: Socket, maxHeaderCount: number): FastRequest | undefined {
   if (!servedHead.test(text)) return undefined;
   const sp1 = text.indexOf(' ');
   const sp2 = text.indexOf(' ', sp1 + 1);
@@ -353,7 +354,8 @@ function readHead(text: string, socket: Socket): FastRequest | undefined {
     }
     rawHeaders.push(name, value);
   }
-  if (hosts !== 1 || hasToken(connection, 'upgrade')) return undefined;
+  if (hosts !== 1 || hasToken(connection, 'upgrade') || rawHeaders.length > maxHeaderCount * 2)
+    return undefined;
   return new FastRequest(
     method,
     url,

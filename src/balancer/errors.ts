@@ -48,9 +48,11 @@ export const balancerErrorCodes = {
   UNPINNED_ERR_LB_BODY_TOO_LARGE:
     'The request body is larger than `limits.maxBodyBytes` (answered 413). Send less, or raise the limit.',
   UNPINNED_ERR_LB_HEADERS_TOO_LARGE:
-    'The request headers are larger than `limits.maxHeaderBytes` (answered 431). Send fewer or smaller cookies/headers, or raise the limit.',
+    'The request headers are larger than `limits.maxHeaderBytes`, or more than `limits.maxHeaderCount` header fields (answered 431, never forwarded in part). Send fewer or smaller cookies/headers, or raise the limit.',
   UNPINNED_ERR_LB_BAD_REQUEST:
     'The request is malformed HTTP, for example conflicting Content-Length and Transfer-Encoding (a request smuggling attempt). It was answered 400 and never forwarded. Fix the client.',
+  UNPINNED_ERR_LB_UNSUPPORTED_CODING:
+    'The request uses a transfer coding other than chunked (for example `Transfer-Encoding: gzip, chunked`); the balancer would lose it when it re-frames the body, so it answers 501 and forwards nothing. Send the body with `Content-Encoding` instead, or plain chunked.',
   UNPINNED_ERR_LB_SHUTTING_DOWN:
     'The balancer is shutting down and takes no new requests (answered 503). Retry against another balancer instance.',
   UNPINNED_ERR_LB_UPGRADE_FAILED:
@@ -79,6 +81,7 @@ const statusOf: Partial<Record<BalancerErrorCode, number>> = {
   UNPINNED_ERR_LB_BODY_TOO_LARGE: 413,
   UNPINNED_ERR_LB_HEADERS_TOO_LARGE: 431,
   UNPINNED_ERR_LB_BAD_REQUEST: 400,
+  UNPINNED_ERR_LB_UNSUPPORTED_CODING: 501,
   UNPINNED_ERR_LB_SHUTTING_DOWN: 503,
   UNPINNED_ERR_LB_UPGRADE_FAILED: 502,
   UNPINNED_ERR_LB_INVALID_OPTION: 500,

@@ -17,6 +17,7 @@ import { type BalancerError, balancerError } from './errors.js';
 import { requestChannel, retryChannel } from './events.js';
 import { classifyFailure, countsAgainstServer } from './failures.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
+import { refuseHead } from './request-head.js';
 import { sendError } from './responses.js';
 import type { PickContext } from './strategies/index.js';
 import { UpstreamError, type UpstreamHandler } from './upstream/pool.js';
@@ -34,6 +35,8 @@ class Exchange implements PickContext {
   tried: Set<Backend> | undefined;
   done = false;
   clientGone = false;
+  /** The client's request turned out malformed after it started (its body): answer this. */
+  refused: BalancerError | undefined;
   current: Attempt | undefined;
   lastError: BalancerError | undefined;
   readonly members: readonly Backend[];
@@ -59,6 +62,31 @@ class Exchange implements PickContext {
     this.clientGone = true;
     this.current?.abort?.(new Error('client closed the connection'));
   }
+
+  /** Stops the upstream request and answers `error` (node-side.ts: a body Node could not read). */
+  refuse(error: BalancerError): void {
+    if (this.done) return;
+    this.refused = error;
+    const abort = this.current?.abort;
+    // Not on the wire yet: onConnect will abort it; the answer goes now.
+    if (abort) abort(error);
+    else finish(this, undefined, error);
+  }
+}
+
+/** Exchanges of the requests Node's server read, by response (refuseRunning). */
+const nodeExchanges = new WeakMap<ServerResponse, Exchange>();
+
+/**
+ * Refuses the request of `res` while its exchange runs: the upstream request is stopped and the
+ * client gets `error` (or, when its response already started, a cut connection). False when
+ * no exchange runs for it.
+ */
+export function refuseRunning(res: ServerResponse, error: BalancerError): boolean {
+  const exchange = nodeExchanges.get(res);
+  if (!exchange || exchange.done) return false;
+  exchange.refuse(error);
+  return true;
 }
 
 /** Handles one client request read by Node's HTTP server. */
@@ -73,6 +101,8 @@ export function proxyRequest(core: Core, req: IncomingMessage, res: ServerRespon
       true,
     );
   }
+  const refused = refuseHead(req, core.settings.maxHeaderCount);
+  if (refused) return void sendError(res, refused, true);
   if (req.url === undefined || req.url[0] !== '/') {
     return void sendError(
       res,
@@ -82,7 +112,7 @@ export function proxyRequest(core: Core, req: IncomingMessage, res: ServerRespon
   }
   const body = requestBody(core, req, res);
   if (body === false) return;
-  startExchange(core, req, res, body);
+  nodeExchanges.set(res, startExchange(core, req, res, body));
 }
 
 /**
@@ -95,13 +125,14 @@ export function proxyFastRequest(core: Core, req: ClientRequest, res: ClientResp
   startExchange(core, req, res, null);
 }
 
-function startExchange(core: Core, req: ClientRequest, res: ClientResponse, body: Readable | null): void {
+function startExchange(core: Core, req: ClientRequest, res: ClientResponse, body: Readable | null): Exchange {
   const { headers, clientIp } = buildUpstreamHeaders(req, core.forwarding);
   const exchange = new Exchange(core, req, res, headers, body, clientIp);
   core.active++;
   core.retry.active++;
   res.on('close', () => exchange.onClientClose());
   startAttempt(exchange);
+  return exchange;
 }
 
 /** The body stream to forward, null for none, false when the request was already answered. */
@@ -159,6 +190,7 @@ class Attempt implements UpstreamHandler {
     this.sent = true;
     this.abort = abort;
     if (this.ex.clientGone) abort(new Error('client closed the connection'));
+    else if (this.ex.refused) abort(this.ex.refused);
   }
 
   onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
@@ -214,6 +246,7 @@ class Attempt implements UpstreamHandler {
   onError(err: Error): void {
     const { ex, backend } = this;
     this.#end();
+    if (ex.refused) return void finish(ex, backend, ex.refused);
     // A client that went away (or broke its upload) is not the server's failure.
     if (ex.clientGone || ex.req.errored) {
       ex.clientGone = true;

@@ -29,11 +29,15 @@ export function sendError(res: ClientResponse, error: BalancerError, close = fal
 
 /** Answers on a raw socket (client errors before a request object exists, failed upgrades). */
 export function sendRawError(socket: Socket, code: BalancerErrorCode, detail: string): void {
+  writeRawError(socket, balancerError(code, detail));
+}
+
+/** Writes `error` as a whole response on a raw socket, then closes it. */
+export function writeRawError(socket: Socket, error: BalancerError): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const error = balancerError(code, detail);
   const body = `${error.statusCode} ${STATUS_CODES[error.statusCode] ?? ''}: ${error.message}\n(${error.code})\n`;
   socket.end(
     `HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode] ?? ''}\r\n` +

@@ -2,8 +2,15 @@
  * Protocol upgrades (WebSocket, RFC 6455 §4.1 over RFC 9110 §7.8,
  * https://www.rfc-editor.org/rfc/rfc9110#section-7.8): the request is forwarded with the same
  * header rules as any other, and once the server answers 101 the two sockets are spliced. A
- * server that declines (any other status) has its answer relayed and the connection closed.
- * An open tunnel counts against its server (`tunnels`) until either side closes it.
+ * server that declines (any other status) has its answer relayed and both connections closed:
+ * neither ever carries another request. An open tunnel counts against its server (`tunnels`)
+ * until either side closes it.
+ *
+ * An upgrade request that declares a body (h2c offers from `curl --http2 -d`, or an attack) is
+ * not relayed as an upgrade: Node hands it over before reading the body, and a request forwarded
+ * with its Content-Length but not its body would make the next bytes on that server connection
+ * its body (request smuggling). It is re-read by Node's server as a plain request without the
+ * upgrade offer (which RFC 9110 §7.8 lets any recipient ignore), so its body goes whole.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -11,13 +18,20 @@ import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import { type Core, makePickContext, pickBackend } from './core.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
-import { sendRawError } from './responses.js';
+import { declaresBody, refuseHead, withoutUpgrade } from './request-head.js';
+import { sendRawError, writeRawError } from './responses.js';
 import type { UpstreamHandler } from './upstream/pool.js';
 
 export function relayUpgrade(core: Core, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  if (declaresBody(req)) {
+    const plain = Buffer.from(withoutUpgrade(req), 'latin1');
+    return void core.handToNode(socket as Socket, Buffer.concat([plain, head]));
+  }
   socket.on('error', () => socket.destroy());
   if (core.closing)
     return void sendRawError(socket as never, 'UNPINNED_ERR_LB_SHUTTING_DOWN', 'Balancer closing');
+  const refused = refuseHead(req, core.settings.maxHeaderCount);
+  if (refused) return void writeRawError(socket as never, refused);
   const { headers, clientIp } = buildUpstreamHeaders(req, core.forwarding);
   const tried = new Set<Backend>();
   const pick = makePickContext(core, req, clientIp, tried);
@@ -38,7 +52,7 @@ export function relayUpgrade(core: Core, req: IncomingMessage, socket: Duplex, h
     backend.pool.dispatch(
       {
         path: req.url ?? '/',
-        method: 'GET',
+        method: req.method ?? 'GET',
         headers,
         body: null,
         upgrade: req.headers.upgrade ?? 'websocket',

@@ -33,6 +33,7 @@ interface LbFlags {
   idleTimeout?: number;
   maxBody?: number;
   maxHeader?: number;
+  maxHeaderCount?: number;
 }
 
 export const int = (name: string) => (value: string) => {
@@ -70,6 +71,11 @@ export function registerLb(program: Command): void {
     .option('--idle-timeout <ms>', 'upstream idle timeout within a response', int('--idle-timeout'))
     .option('--max-body <bytes>', 'reject request bodies larger than this', int('--max-body'))
     .option('--max-header <bytes>', 'reject request headers larger than this', int('--max-header'))
+    .option(
+      '--max-header-count <n>',
+      'reject requests with more header fields (default 101)',
+      int('--max-header-count'),
+    )
     .action(async (flags: LbFlags) => runLb(flags));
 }
 
@@ -142,6 +148,7 @@ export function mergeOptions(file: LbConfigFile, flags: LbFlags): BalancerOption
     ...file.limits,
     ...(flags.maxBody !== undefined && { maxBodyBytes: flags.maxBody }),
     ...(flags.maxHeader !== undefined && { maxHeaderBytes: flags.maxHeader }),
+    ...(flags.maxHeaderCount !== undefined && { maxHeaderCount: flags.maxHeaderCount }),
   };
   return options;
 }

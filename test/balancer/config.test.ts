@@ -40,6 +40,7 @@ describe('options', () => {
     [{ servedByHeader: 'bad header' }, 'servedByHeader'],
     [{ trustedProxies: ['not-an-ip/8'] }, 'trustedProxies'],
     [{ backends: ['ftp://x'] }, 'backends[].url'],
+    [{ limits: { maxHeaderCount: 0 } }, 'limits.maxHeaderCount'],
   ])('rejects %j naming the option', (options, name) => {
     let error: unknown;
     try {
@@ -72,6 +73,14 @@ describe('options', () => {
     expect(merged.strategy).toBe('p2c');
     expect(merged.retry).toEqual({ budgetPercent: 10, idempotent: true });
     expect(merged.admin).toEqual({ port: 9, host: '127.0.0.1', token: 't' });
+  });
+
+  it('limit flags refine the config file', () => {
+    const merged = mergeOptions(
+      { limits: { maxHeaderBytes: 8192, maxHeaderCount: 50 } },
+      { backend: [], trustedProxy: [], maxHeaderCount: 200 },
+    );
+    expect(merged.limits).toEqual({ maxHeaderBytes: 8192, maxHeaderCount: 200 });
   });
 
   it('health flags refine the config file without repeating the path', () => {

@@ -85,6 +85,8 @@ export class Connection implements ResponseSink {
   #completed = false;
   #paused = false;
   #upgraded = false;
+  /** The running request offered an upgrade: a declined one leaves the connection unusable. */
+  #upgradeOffered = false;
   /** Requests run on this connection so far, and whether the current one got any byte back. */
   #uses = 0;
   #received = false;
@@ -151,6 +153,7 @@ export class Connection implements ResponseSink {
     this.#reusable = false;
     this.#completed = false;
     this.#upgradeHead = undefined;
+    this.#upgradeOffered = req.upgrade !== undefined;
     this.#resume = () => {
       if (this.#handler === handler) this.#resumeReading();
     };
@@ -225,7 +228,9 @@ export class Connection implements ResponseSink {
       this.#upgradeHead = { status, headers };
       return;
     }
-    this.#reusable = keepAlive;
+    // After a declined upgrade the server may still switch, or read what follows as the new
+    // protocol: the connection never carries another request.
+    this.#reusable = keepAlive && !this.#upgradeOffered;
     if (hintMs > 0)
       this.#keepAliveMs = Math.min(this.settings.keepAliveTimeoutMs, hintMs - keepAliveMarginMs);
     // The body timer is armed only if the body outlasts this read (#onData): most bodies don't.

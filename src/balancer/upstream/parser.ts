@@ -182,6 +182,9 @@ export class ResponseParser {
     const end = buf.indexOf('\r\n\r\n', searchFrom, 'latin1');
     if (end < 0) {
       if (buf.length - from > this.#maxHeadBytes) throw bad('response head too large');
+      // A head with bare LF (or CR) line endings never shows CRLF CRLF: refuse it now, as
+      // llhttp does (HPE_CR_EXPECTED), rather than wait for the headers timeout.
+      if (bareLineEnd(buf, from, Math.max(from, searchFrom - 1))) throw bad('bare CR or LF in the head');
       this.#pending = from === 0 && buf !== data ? buf : Buffer.from(buf.subarray(from));
       return data.length;
     }
@@ -379,6 +382,20 @@ function explainBadHead(text: string): string {
     if (invalidLine.test(line)) return `control character in header ${name}`;
   }
   return 'malformed head';
+}
+
+/**
+ * True when a head starting at `start` has, from `from` on, a LF not preceded by CR or a CR
+ * followed by anything but LF (a CR in the last byte is undecided: its LF may come next read).
+ */
+function bareLineEnd(buf: Buffer, start: number, from: number): boolean {
+  for (let i = buf.indexOf(10, from); i >= 0; i = buf.indexOf(10, i + 1)) {
+    if (i === start || buf[i - 1] !== 13) return true;
+  }
+  for (let i = buf.indexOf(13, from); i >= 0 && i < buf.length - 1; i = buf.indexOf(13, i + 1)) {
+    if (buf[i + 1] !== 10) return true;
+  }
+  return false;
 }
 
 /** Strips optional whitespace (SP, HTAB only: RFC 9110 §5.6.3) around a field value. */
