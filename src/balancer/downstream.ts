@@ -211,23 +211,15 @@ class ClientConnection {
   #parse(): void {
     const buf = this.#pending;
     if (!buf || this.closed || this.#ending) return;
-    const { maxHeaderBytes } = this.#side.settings;
-    const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
-    if (end < 0) {
-      if (buf.length >= maxHeaderBytes) return void this.#handOver();
+    const request = readRequest(buf, this.#socket, this.#side.settings);
+    if (request === HAND_OVER) return void this.#handOver();
+    if (request === INCOMPLETE) {
       // The first bytes of a new head start its deadline.
       if (this.#timerKind !== HEADERS) this.#arm(HEADERS);
       return;
     }
-    // Node counts the head with its final CRLFs against maxHeaderSize; be no more lenient.
-    if (end + 4 > maxHeaderBytes) return void this.#handOver();
-    const request = readHead(
-      buf.toString('latin1', 0, end),
-      this.#socket,
-      this.#side.settings.maxHeaderCount,
-    );
-    if (!request) return void this.#handOver();
-    this.#pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    const end = request.headLength;
+    this.#pending = end < buf.length ? buf.subarray(end) : undefined;
     this.#timerKind = NO_TIMER;
     const response = new FastResponse(this, request.method === 'HEAD', request.close);
     this.#response = response;
@@ -290,7 +282,7 @@ class ClientConnection {
 }
 
 /** A request head this path serves, as the proxy reads it. */
-class FastRequest implements ClientRequest {
+export class FastRequest implements ClientRequest {
   readonly httpVersionMinor = 1;
   readonly complete = true;
   readonly errored = null;
@@ -303,7 +295,32 @@ class FastRequest implements ClientRequest {
     readonly socket: Socket,
     /** The client asked to close the connection after this exchange. */
     readonly close: boolean,
+    /** Bytes of the head, its final CRLF CRLF included. */
+    readonly headLength: number,
   ) {}
+}
+
+/** `readRequest`: the head is not complete yet. */
+export const INCOMPLETE = 0;
+/** `readRequest`: Node's server must read this connection from here on. */
+export const HAND_OVER = 1;
+
+/**
+ * Decides what the client side does with the unread bytes of a connection: serve the request
+ * whose head they start with, wait for more, or hand the connection to Node. Exported for the
+ * differential tests against llhttp (test/balancer/fuzz-downstream.test.ts).
+ */
+export function readRequest(
+  buf: Buffer,
+  socket: Socket,
+  settings: Pick<ClientSideSettings, 'maxHeaderBytes' | 'maxHeaderCount'>,
+): FastRequest | typeof INCOMPLETE | typeof HAND_OVER {
+  const { maxHeaderBytes } = settings;
+  const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+  if (end < 0) return buf.length >= maxHeaderBytes ? HAND_OVER : INCOMPLETE;
+  // Node counts the head with its final CRLFs against maxHeaderSize; be no more lenient.
+  if (end + 4 > maxHeaderBytes) return HAND_OVER;
+  return readHead(buf.toString('latin1', 0, end), socket, settings.maxHeaderCount, end + 4) ?? HAND_OVER;
 }
 
 const fields = new FieldLineCursor();
@@ -312,7 +329,12 @@ const fields = new FieldLineCursor();
  * Parses a head (without its final CRLF CRLF) into a request this path serves, or returns
  * undefined to hand the connection to Node.
  */
-function readHead(text: string, socket: Socket, maxHeaderCount: number): FastRequest | undefined {
+function readHead(
+  text: string,
+  socket: Socket,
+  maxHeaderCount: number,
+  length: number,
+): FastRequest | undefined {
   if (!servedHead.test(text)) return undefined;
   const sp1 = text.indexOf(' ');
   const sp2 = text.indexOf(' ', sp1 + 1);
@@ -338,6 +360,9 @@ function readHead(text: string, socket: Socket, maxHeaderCount: number): FastReq
         // Joined as Node joins them (RFC 9114 §4.2.1 style), for the sticky strategy.
         cookie = cookie === undefined ? value : `${cookie}; ${value}`;
       } else if (lower === 'connection') {
+        // llhttp does not take a tab as the end of a Connection token ("close\t" keeps the
+        // connection alive there): such a line goes to Node, which then decides as it does.
+        if (text.slice(fields.valueStart, fields.lineEnd).includes('\t')) return undefined;
         connection = connection ? `${connection},${value.toLowerCase()}` : value.toLowerCase();
       } else if (lower === 'content-length') {
         // A body, a repeated length, or a tab around the value (Node refuses those): Node reads it.
@@ -363,6 +388,7 @@ function readHead(text: string, socket: Socket, maxHeaderCount: number): FastReq
     { host: host!, cookie },
     socket,
     hasToken(connection, 'close'),
+    length,
   );
 }
 

@@ -14,6 +14,7 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { ClientRequest } from './downstream.js';
 import { invalidOption } from './errors.js';
+import { trimOws } from './upstream/parser.js';
 
 const hopByHop = new Set([
   'connection',
@@ -172,7 +173,7 @@ function dropListed(headers: string[], tokens: string): string[] {
   const names = new Set(
     tokens
       .split(',')
-      .map((t) => t.trim().toLowerCase())
+      .map((t) => trimOws(t, 0, t.length).toLowerCase())
       .filter((t) => t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade'),
   );
   if (names.size === 0) return headers;

@@ -18,6 +18,7 @@
  */
 import type { ClientRequest } from './downstream.js';
 import { type BalancerError, balancerError } from './errors.js';
+import { trimOws } from './upstream/parser.js';
 
 /** Why the head must be refused (400/431), or undefined when it may be forwarded. */
 export function refuseHead(
@@ -44,7 +45,7 @@ export function refuseHead(
 }
 
 function refuseCodings(value: string): BalancerError | undefined {
-  const list = value.split(',').map((c) => c.trim().toLowerCase());
+  const list = value.split(',').map((c) => trimOws(c, 0, c.length).toLowerCase());
   if (list.length === 1 && list[0] === 'chunked') return undefined;
   if (list.at(-1) !== 'chunked')
     return balancerError(
@@ -87,7 +88,7 @@ export function withoutUpgrade(
     if (lower === 'connection' || lower === 'proxy-connection') {
       value = value
         .split(',')
-        .map((t) => t.trim())
+        .map((t) => trimOws(t, 0, t.length))
         .filter((t) => t !== '' && t.toLowerCase() !== 'upgrade')
         .join(', ');
       if (value === '') continue;

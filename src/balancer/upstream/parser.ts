@@ -52,7 +52,12 @@ export const fieldLines = /(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-
 /** A whole response head (without its final CRLF CRLF): RFC 9112 status-line, then field lines. */
 const wellFormedHead = new RegExp(`^HTTP\\/1\\.[01] \\d{3}(?: [\\t\\x20-\\x7e\\x80-\\xff]*)?${fieldLines}$`);
 const digits = /^\d{1,15}$/;
-const hexSize = /^([0-9A-Fa-f]{1,13})[\t ]*(?:;.*)?$/;
+/**
+ * chunk-size [ chunk-ext ] (RFC 9112 §7.1.1), as strict as llhttp: no whitespace around the
+ * size or the `;`, extension names are tokens, values tokens or quoted strings.
+ */
+const hexSize =
+  /^([0-9A-Fa-f]{1,13})(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]*|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*$/;
 
 /** Bytes of a chunk-size line or trailer section beyond which the response is refused. */
 const maxLineBytes = 8192;
@@ -230,11 +235,10 @@ export class ResponseParser {
           continue;
         } else if (lower === 'transfer-encoding') {
           hasTransferEncoding = true;
-          const last = value
-            .slice(value.lastIndexOf(',') + 1)
-            .trim()
-            .toLowerCase();
-          chunked = last === 'chunked';
+          // The codings of every Transfer-Encoding line form one list (RFC 9110 §5.3), whose
+          // empty elements do not count (§5.6.1): "chunked" then an empty line is chunked.
+          const last = lastCoding(value);
+          if (last !== '') chunked = last === 'chunked';
         } else if (lower === 'connection') {
           connection = connection ? `${connection},${value.toLowerCase()}` : value.toLowerCase();
         } else if (lower === 'keep-alive') {
@@ -268,6 +272,9 @@ export class ResponseParser {
     else if (contentLength >= 0) next = contentLength === 0 ? DONE : LENGTH;
     else next = UNTIL_CLOSE;
     if (next === UNTIL_CLOSE) keepAlive = false;
+    // An answer to HEAD whose framing would have been "until close" had it been a GET: llhttp
+    // (and so Node's client) does not keep such a connection alive; nor is it reused here.
+    if (this.#noBody && contentLength < 0 && !chunked && status !== 204 && status !== 304) keepAlive = false;
     this.#remaining = contentLength;
     this.#state = next;
     this.#line = '';
@@ -398,8 +405,12 @@ function bareLineEnd(buf: Buffer, start: number, from: number): boolean {
   return false;
 }
 
-/** Strips optional whitespace (SP, HTAB only: RFC 9110 §5.6.3) around a field value. */
-function trimOws(line: string, from: number, to: number): string {
+/**
+ * Strips optional whitespace (SP, HTAB only: RFC 9110 §5.6.3) around a field value. Never
+ * String#trim: it also strips U+00A0 and other Unicode spaces, which HTTP (and llhttp) keep,
+ * so "\xa00" would read as a length of 0.
+ */
+export function trimOws(line: string, from: number, to: number): string {
   let start = from;
   let end = to;
   while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
@@ -407,10 +418,20 @@ function trimOws(line: string, from: number, to: number): string {
   return line.slice(start, end);
 }
 
+/** The last non-empty element of a Transfer-Encoding value, lower-cased ('' when none). */
+function lastCoding(value: string): string {
+  const codings = value.split(',');
+  for (let i = codings.length - 1; i >= 0; i--) {
+    const coding = trimOws(codings[i]!, 0, codings[i]!.length);
+    if (coding !== '') return coding.toLowerCase();
+  }
+  return '';
+}
+
 /** Content-Length: digits, or a list of identical values (RFC 9110 §8.6). */
 function parseContentLength(value: string): number {
   if (digits.test(value)) return Number(value);
-  const parts = value.split(',').map((p) => p.trim());
+  const parts = value.split(',').map((p) => trimOws(p, 0, p.length));
   if (parts.every((p) => digits.test(p) && p === parts[0])) return Number(parts[0]);
   throw bad(`bad Content-Length ${JSON.stringify(value.slice(0, 40))}`);
 }
@@ -419,7 +440,9 @@ export function hasToken(list: string, wanted: string): boolean {
   if (list === wanted) return true;
   // Hot path: "keep-alive" asked about "close" needs no split.
   if (!list.includes(wanted)) return false;
-  return list.split(',').some((t) => t.trim() === wanted);
+  // Only SP and HTAB are whitespace here (RFC 9110 §5.6.3): String#trim would also strip
+  // U+00A0 and read "\xa0close" as close, which llhttp does not.
+  return list.split(',').some((t) => trimOws(t, 0, t.length) === wanted);
 }
 
 /** `Keep-Alive: timeout=5` → 5000 ms (0 when absent or unreadable). */
