@@ -140,7 +140,7 @@ describeRedis('dashboard over the control API', () => {
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'UNPINNED_ERR_INVALID_OPTION' } } });
   });
 
-  it('refuses what another site could send: a foreign Host, a form post', async () => {
+  it('refuses what another site could send: a foreign Host, a form post, a cross-origin command', async () => {
     const c = await start({ servers: 1 });
     const { request } = await import('node:http');
     const foreign = await new Promise<number>((resolve, reject) => {
@@ -158,7 +158,28 @@ describeRedis('dashboard over the control API', () => {
       body: 'server=app-1',
     });
     expect(form.status).toBe(415);
+    // JSON from a page on another origin (a browser would preflight it; this guard does not rely on that).
+    const pageHeaders: Record<string, string>[] = [
+      { origin: 'http://evil.example' },
+      { 'sec-fetch-site': 'same-site' },
+    ];
+    for (const headers of pageHeaders) {
+      const res = await fetch(`${c.url}/kill`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ server: 'app-1' }),
+      });
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ error: { code: 'UNPINNED_ERR_FORBIDDEN' } });
+    }
     expect(system!.status().servers[0]!.state).toBe('up');
+    // The dashboard's own page passes: same origin.
+    const own = await fetch(`${c.url}/traffic/stop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: c.url, 'sec-fetch-site': 'same-origin' },
+      body: '{}',
+    });
+    expect(own.status).toBe(200);
     const page = await fetch(`${c.url}/`);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
   });
