@@ -292,6 +292,45 @@ for (const kind of storeKinds()) {
         expect(await request(sessions, jar, (s) => s.get('cart'))).toEqual(['a']);
       });
 
+      it('issues a new token when an existing session binds to another user (a login without regenerate)', async () => {
+        const { sessions, jar } = setup();
+        // The token a fixation attack would plant: a real, anonymous session.
+        await request(sessions, jar, (s) => s.set('cart', ['a']));
+        const planted = new CookieJar();
+        planted.cookie = jar.cookie;
+        await request(sessions, jar, (s) => s.bindUser('ann'));
+        expect(jar.token).not.toBe(planted.token);
+        expect(await request(sessions, jar, async (s) => [await s.userId(), await s.get('cart')])).toEqual([
+          'ann',
+          ['a'],
+        ]);
+        expect(await request(sessions, planted, (s) => s.userId())).toBeNull();
+        // The same user again is no login: the token stays.
+        const ann = jar.token;
+        await request(sessions, jar, (s) => s.bindUser('ann'));
+        expect(jar.token).toBe(ann);
+        // Another user is: a new token again.
+        await request(sessions, jar, (s) => s.bindUser('bob'));
+        expect(jar.token).not.toBe(ann);
+        expect(await request(sessions, jar, (s) => s.userId())).toBe('bob');
+      });
+
+      it('regenerates once when the handler already did, and not at all when turned off', async () => {
+        const { sessions, jar } = setup();
+        await request(sessions, jar, (s) => s.set('cart', ['a']));
+        await request(sessions, jar, async (s) => {
+          await s.regenerate();
+          await s.bindUser('ann');
+        });
+        expect(sessions.metrics.regenerations).toBe(1);
+        const off = setup({ regenerateOnBind: false });
+        await request(off.sessions, off.jar, (s) => s.set('cart', ['a']));
+        const before = off.jar.token;
+        await request(off.sessions, off.jar, (s) => s.bindUser('ann'));
+        expect(off.jar.token).toBe(before);
+        expect(await request(off.sessions, off.jar, (s) => s.userId())).toBe('ann');
+      });
+
       it('works for a visitor who had no session yet, without a store call', async () => {
         const { sessions, jar, store } = setup();
         await request(sessions, jar, async (s) => {
