@@ -9,7 +9,7 @@ import { dashboard, type Snapshot } from '../../src/dashboard/index.js';
 import type { TrafficStats } from '../../src/dashboard/traffic.js';
 import { startControl } from '../../src/system/control.js';
 import { System } from '../../src/system/supervisor.js';
-import { describeRedis } from '../helpers/redis-server.js';
+import { describeRedis, RedisServer } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 let system: System | null = null;
@@ -182,5 +182,23 @@ describeRedis('dashboard over the control API', () => {
     expect(own.status).toBe(200);
     const page = await fetch(`${c.url}/`);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+  });
+
+  it('shows the store without its password: in status, on the control API and on the page', async () => {
+    const secret = 's3cret-do-not-show';
+    const redis = await RedisServer.start({ extraArgs: ['--requirepass', secret] });
+    try {
+      const c = await start({ servers: 1, redisUrl: `redis://default:${secret}@127.0.0.1:${redis.port}` });
+      expect(system!.status().store.url).toBe(`redis://default:***@127.0.0.1:${redis.port}`);
+      expect(await (await fetch(`${c.url}/status`)).text()).not.toContain(secret);
+      // The page's probe still gets into the store (it uses the real address, in-process).
+      const { history, last } = await watch(c.url, (s) => s.store.up === true);
+      expect(last.store.url).toBe(`redis://default:***@127.0.0.1:${redis.port}`);
+      expect(JSON.stringify([history, last])).not.toContain(secret);
+    } finally {
+      await system?.stop();
+      system = null;
+      await redis.close();
+    }
   });
 });
