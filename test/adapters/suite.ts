@@ -107,6 +107,22 @@ export function adapterSuite(name: string, start: StartApp): void {
       expect(JSON.parse((await call(app, 'GET', '/data', cookie)).text)).toEqual({});
     });
 
+    it('takes the token from the Cookie header only: never from the URL or another header', async () => {
+      const app = await serve(memory());
+      const { cookie } = await call(app, 'POST', '/set/a');
+      const token = cookie!.slice('sid='.length);
+      expect(JSON.parse((await call(app, 'GET', '/data', cookie)).text)).toEqual({ a: true });
+      for (const [path, headers] of [
+        [`/data?sid=${token}`, {}],
+        [`/data;jsessionid=${token}`, {}],
+        ['/data', { authorization: `Bearer ${token}` }],
+        ['/data', { 'x-session-id': token }],
+      ] as const) {
+        const answer = await call(app, 'GET', path, null, headers);
+        expect(answer.text, path).not.toContain('"a"');
+      }
+    });
+
     it('keeps a response that carries the session cookie out of shared caches', async () => {
       const app = await serve(memory());
       // A new session, on a response the handler marked public: a CDN must not hand it to the next visitor.

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UnpinnedError } from '../../src/session/errors.js';
+import type { Session } from '../../src/session/session.js';
 import type { SessionStore } from '../../src/session/store.js';
 import { sessionIdOf } from '../../src/session/token.js';
 import {
@@ -504,6 +505,54 @@ for (const kind of storeKinds()) {
           '# TYPE unpinned_session_loads_total counter\nunpinned_session_loads_total 2\n',
         );
         expect(text).toContain('unpinned_session_resurrections_blocked_total 0');
+      });
+
+      it('never hands a token to the store, an error message or a metric (only its hash)', async () => {
+        const jar = new CookieJar();
+        const inner = kind.make(new FakeClock());
+        const seen: string[] = [];
+        let failing = false;
+        const overrides: Record<string, unknown> = {};
+        for (const method of ['load', 'write', 'increment', 'touch', 'destroy', 'destroyByUser'] as const) {
+          overrides[method] = (...args: unknown[]) => {
+            const text = JSON.stringify(args, (_k, v) => (v instanceof Map ? [...v] : v));
+            seen.push(text);
+            // A store whose errors echo everything it was given.
+            if (failing) return Promise.reject(new Error(`${method} failed for ${text}`));
+            return (inner[method] as (...a: unknown[]) => unknown).apply(inner, args);
+          };
+        }
+        const recorded = manager(wrapStore(inner, overrides as Partial<SessionStore>), new FakeClock());
+        const tokens: string[] = [];
+        const step = async <T>(fn: (s: Session) => Promise<T>) => {
+          const result = await request(recorded, jar, fn);
+          if (jar.token) tokens.push(jar.token);
+          return result;
+        };
+        await step((s) => s.set('cart', ['a']));
+        await step((s) => s.update<string[]>('cart', (c = []) => [...c, 'b']));
+        await step((s) => s.increment('n'));
+        await step((s) => s.bindUser('ann'));
+        await step((s) => s.regenerate());
+        await step((s) => recorded.revokeUserSessions('ann', { except: s }));
+        failing = true;
+        const error = (await step((s) => s.get('cart')).catch((e: unknown) => e)) as UnpinnedError;
+        expect(error.code).toBe('UNPINNED_ERR_STORE_UNAVAILABLE');
+        failing = false;
+        await step((s) => s.destroy());
+        expect(new Set(tokens).size).toBeGreaterThanOrEqual(2);
+        const exposed = [
+          ...seen,
+          error.message,
+          String((error.cause as Error).message),
+          recorded.prometheus(),
+          JSON.stringify(recorded.metrics.snapshot()),
+        ].join('\n');
+        for (const token of tokens) {
+          expect(exposed).not.toContain(token);
+          // What the store and the error see instead: the token's SHA-256.
+          expect(exposed).toContain(sessionIdOf(token));
+        }
       });
     });
   });
