@@ -4,6 +4,7 @@
  * under the sticky baseline, add and remove, and the guards that keep other sites out.
  */
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { dashboard, type Snapshot } from '../../src/dashboard/index.js';
 import type { TrafficStats } from '../../src/dashboard/traffic.js';
@@ -142,6 +143,8 @@ describeRedis('dashboard over the control API', () => {
 
   it('refuses what another site could send: a foreign Host, a form post, a cross-origin command', async () => {
     const c = await start({ servers: 1 });
+    // Loopback only: no other machine can reach it at all.
+    expect((control!.address() as AddressInfo).address).toBe('127.0.0.1');
     const { request } = await import('node:http');
     const foreign = await new Promise<number>((resolve, reject) => {
       const req = request(`${c.url}/status`, { headers: { host: 'attacker.example:80' } }, (res) => {

@@ -109,7 +109,7 @@ describe.skipIf(!canRun)('a hostile page in a real browser', () => {
     }
   });
 
-  it('changes nothing through the control API of `unpinned up`', async () => {
+  it('changes nothing through the control API of unpinned up', async () => {
     const system = new System({ servers: 2, port: 0 });
     await system.start();
     const control = await startControl(system, 0, dashboard(system));
