@@ -1,7 +1,16 @@
 /**
  * The admin API, on its own port and bound to loopback unless told otherwise, so it is never
  * reachable through the balanced port. With a token configured, every call needs
- * `Authorization: Bearer <token>` (compared in constant time).
+ * `Authorization: Bearer <token>` (compared in constant time); a non-loopback address needs one
+ * (config.ts refuses it otherwise).
+ *
+ * Loopback is reachable from every page the operator's browser opens, and anyone who can call
+ * this API can add a server and receive the users' traffic, session cookies included. So without
+ * a token, only a Host no DNS-rebinding page can send is answered (an IP literal or localhost);
+ * and always, a state-changing request a page on another origin sent is refused, and a body must
+ * be declared `application/json`, which no form or preflight-free request can carry
+ * (browser-guard.ts). With a token, the Host is not checked: browsers never attach a bearer token
+ * by themselves, and a networked admin API is reached under names this process cannot know.
  *
  * GET /servers · POST /servers {url, id?, draining?} · DELETE /servers/:id · POST /servers/:id/drain[?wait=1]
  * POST /servers/:id/undrain · GET /strategy · PUT /strategy {strategy} · GET /metrics · GET /healthz
@@ -11,6 +20,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Balancer } from './balancer.js';
+import { crossOriginReason, declaresJson, rebindingSafeHost } from './browser-guard.js';
 import { BalancerError, balancerError, invalidOption } from './errors.js';
 
 export interface AdminOptions {
@@ -23,11 +33,30 @@ export interface AdminOptions {
 export async function startAdmin(balancer: Balancer, options: AdminOptions): Promise<Server> {
   const tokenDigest = options.token === undefined ? undefined : digest(options.token);
   const server = createServer((req, res) => {
+    if (!tokenDigest && !rebindingSafeHost(req.headers.host)) {
+      return sendJsonError(
+        res,
+        forbidden(
+          421,
+          `Host ${JSON.stringify(req.headers.host ?? '')} refused (a DNS-rebinding page sends its own name). Call the admin API at its IP address, e.g. http://127.0.0.1:<port>, or configure a token`,
+        ),
+      );
+    }
     if (tokenDigest && !authorized(req, tokenDigest)) {
       res.setHeader('www-authenticate', 'Bearer');
       return sendJsonError(
         res,
         balancerError('UNPINNED_ERR_LB_UNAUTHORIZED', 'Missing or wrong admin token'),
+      );
+    }
+    const crossOrigin = crossOriginReason(req);
+    if (crossOrigin) {
+      return sendJsonError(
+        res,
+        forbidden(
+          403,
+          `Cross-origin request refused (${crossOrigin}). Call the admin API from curl, a script or the CLI, not from a web page`,
+        ),
       );
     }
     route(balancer, req, res).catch((err: unknown) => sendJsonError(res, err));
@@ -89,9 +118,14 @@ function snapshotOf(balancer: Balancer, id: string): unknown {
   return balancer.backends().find((b) => b.id === id || b.url === id);
 }
 
+function forbidden(status: number, message: string): BalancerError {
+  return new BalancerError('UNPINNED_ERR_LB_FORBIDDEN', `${message}.`, { statusCode: status });
+}
+
 function authorized(req: IncomingMessage, expected: Buffer): boolean {
   const header = req.headers.authorization ?? '';
-  if (!header.startsWith('Bearer ')) return false;
+  // The auth scheme is case-insensitive: https://www.rfc-editor.org/rfc/rfc9110#section-11.1
+  if (header.slice(0, 7).toLowerCase() !== 'bearer ') return false;
   // Digests have equal length, so timingSafeEqual never throws and leaks nothing about length.
   return timingSafeEqual(digest(header.slice(7)), expected);
 }
@@ -101,6 +135,10 @@ function digest(value: string): Buffer {
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  // A text/plain body is what a cross-site form or no-cors fetch can send without a preflight.
+  if (!declaresJson(req)) {
+    throw forbidden(415, 'Send the body as JSON with Content-Type: application/json');
+  }
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {

@@ -12,6 +12,7 @@
  *   `tune.http.maxhdr`), no body limit unless set.
  */
 import type { BackendSpec } from './backend.js';
+import { isLoopbackAddress } from './browser-guard.js';
 import { type Clock, type RandomSource, systemClock } from './clock.js';
 import { invalidOption } from './errors.js';
 import { type StrategyName, strategyNames } from './strategies/strategy.js';
@@ -73,7 +74,10 @@ export interface BalancerOptions {
   forwardedHeaders?: boolean;
   /** Cookie name of the sticky-cookie strategy (default `SRV`, as in HAProxy's docs). */
   stickyCookie?: string;
-  /** Admin API; started by `listen()` when given. */
+  /**
+   * Admin API; started by `listen()` when given. `host` defaults to 127.0.0.1; any other than a
+   * loopback address needs a `token` (whoever reaches the API can route your users' traffic).
+   */
   admin?: { port: number; host?: string; token?: string };
   clock?: Clock;
   random?: RandomSource;
@@ -156,11 +160,7 @@ export function resolveSettings(options: BalancerOptions): Settings {
     trustedProxies: [...(options.trustedProxies ?? [])],
     forwardedHeaders: options.forwardedHeaders ?? true,
     stickyCookie: token('stickyCookie', options.stickyCookie ?? 'SRV'),
-    admin: options.admin && {
-      port: int('admin.port', options.admin.port, 0),
-      host: options.admin.host ?? '127.0.0.1',
-      token: options.admin.token,
-    },
+    admin: options.admin && resolveAdmin(options.admin),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
   };
@@ -177,6 +177,22 @@ function resolveHealth(h: BalancerOptions['healthCheck']): Settings['healthCheck
     rise: int('healthCheck.rise', h.rise ?? 2, 1),
     fall: int('healthCheck.fall', h.fall ?? 3, 1),
   };
+}
+
+function resolveAdmin(admin: NonNullable<BalancerOptions['admin']>): Settings['admin'] {
+  const host = admin.host ?? '127.0.0.1';
+  const token = admin.token;
+  if (token !== undefined && (typeof token !== 'string' || token.length === 0))
+    invalid('admin.token', 'a non-empty string (e.g. from `openssl rand -base64 32`)', token);
+  // Without a token, anyone who reaches the admin API can add a server of theirs and receive
+  // every user's requests, session cookies included: only this machine may reach it then.
+  if (token === undefined && !isLoopbackAddress(host))
+    invalid(
+      'admin.host',
+      'a loopback address (127.0.0.1, ::1, localhost) unless admin.token (--admin-token, UNPINNED_ADMIN_TOKEN) is set',
+      host,
+    );
+  return { port: int('admin.port', admin.port, 0), host, token };
 }
 
 function resolveServedBy(value: string | boolean | undefined): string | undefined {

@@ -67,6 +67,8 @@ export const balancerErrorCodes = {
     'The strategy name is not one of round-robin, least-connections, random, p2c, sticky-cookie, ip-hash (admin API answers 400).',
   UNPINNED_ERR_LB_UNAUTHORIZED:
     'The admin API needs `Authorization: Bearer <token>` with the configured token (answered 401). Pass the token given to `--admin-token`.',
+  UNPINNED_ERR_LB_FORBIDDEN:
+    'The admin API refused a request that a web page could have sent: without a token, a Host header that is not an IP address or `localhost` (DNS rebinding, answered 421); a state-changing request whose `Origin` or `Sec-Fetch-Site` names another origin (403); a body not declared `Content-Type: application/json` (415). Call it from curl, a script or the CLI at http://127.0.0.1:<port>, with a JSON content type.',
 } as const;
 
 export type BalancerErrorCode = keyof typeof balancerErrorCodes;
@@ -89,6 +91,7 @@ const statusOf: Partial<Record<BalancerErrorCode, number>> = {
   UNPINNED_ERR_LB_DUPLICATE_BACKEND: 409,
   UNPINNED_ERR_LB_UNKNOWN_STRATEGY: 400,
   UNPINNED_ERR_LB_UNAUTHORIZED: 401,
+  UNPINNED_ERR_LB_FORBIDDEN: 403,
 };
 
 /** Builds the error for `code` with its documented status and a message that ends with what to do. */

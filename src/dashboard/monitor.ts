@@ -149,6 +149,8 @@ export class Monitor {
     }
     // Exact counting (KEYS) only on the private Redis this system runs; never block a shared one.
     const own = store.pid !== null;
-    return { ...base, ...(await probeRedis({ url: store.url, exactUpTo: own ? 2000 : 0 })) };
+    // status() masks the password; the probe needs the real address.
+    const url = this.#system.storeUrl ?? store.url;
+    return { ...base, ...(await probeRedis({ url, exactUpTo: own ? 2000 : 0 })) };
   }
 }

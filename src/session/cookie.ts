@@ -26,6 +26,13 @@ export interface CookieOptions {
   path?: string;
   /** Add the `Partitioned` attribute (CHIPS) for embedded third-party use. */
   partitioned?: boolean;
+  /**
+   * Default `true`: the cookie carries a `Max-Age` kept in step with the server-side expiry, so
+   * a user stays logged in across a browser restart (until the idle or absolute timeout).
+   * `false`: a browser-session cookie without `Max-Age`, dropped when the browser closes, as the
+   * OWASP Session Management Cheat Sheet prefers. The server enforces both timeouts either way.
+   */
+  persistent?: boolean;
 }
 
 interface Variant {
@@ -39,6 +46,7 @@ const DOMAIN_PATTERN = /^\.?[A-Za-z0-9.-]+$/;
 
 export class SessionCookie {
   readonly secureMode: boolean | 'auto';
+  readonly #persistent: boolean;
   readonly #plain: Variant;
   readonly #secure: Variant;
 
@@ -54,6 +62,7 @@ export class SessionCookie {
     if (!['lax', 'strict', 'none'].includes(sameSite))
       invalid('cookie.sameSite', "'lax', 'strict' or 'none'", sameSite);
     this.secureMode = options.secure ?? 'auto';
+    this.#persistent = options.persistent ?? true;
     if (sameSite === 'none' && this.secureMode === false) {
       invalid(
         'cookie.sameSite',
@@ -93,9 +102,10 @@ export class SessionCookie {
     return findToken(header, this.name(secure));
   }
 
-  /** Set-Cookie value that stores `token` for `maxAgeSeconds`. */
+  /** Set-Cookie value that stores `token` for `maxAgeSeconds` (until the browser closes when not persistent). */
   serialize(token: string, maxAgeSeconds: number, secure: boolean): string {
     const variant = secure ? this.#secure : this.#plain;
+    if (!this.#persistent) return `${variant.name}=${token}${variant.attributes}`;
     return `${variant.name}=${token}; Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}${variant.attributes}`;
   }
 

@@ -21,6 +21,11 @@ export interface SessionOptions {
   /** Seconds the old token keeps reading after `regenerate()`, for requests already in
    *  flight. Default 0: the old token stops at once. */
   regenerateGrace?: number;
+  /** `bindUser()` to a user other than the session's issues a new token first (as
+   *  `regenerate()` does, keeping the data), unless this request already issued one: a token
+   *  known before a login can never ride it (session fixation, OWASP ASVS 5.0 V7.2.4).
+   *  Default true. */
+  regenerateOnBind?: boolean;
   /** Clock in epoch ms; tests inject a fake one. */
   now?: () => number;
 }
@@ -34,6 +39,7 @@ export interface ResolvedOptions {
   maxSessionBytes: number;
   maxUpdateAttempts: number;
   regenerateGraceMs: number;
+  regenerateOnBind: boolean;
   now: () => number;
 }
 
@@ -61,6 +67,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     maxSessionBytes: positive('maxSessionBytes', options.maxSessionBytes ?? 65_536),
     maxUpdateAttempts,
     regenerateGraceMs: Math.round(grace * 1000),
+    regenerateOnBind: options.regenerateOnBind ?? true,
     // Whole milliseconds everywhere: stores keep integer times (Redis PEXPIREAT, the packed metadata).
     now: options.now ? () => Math.floor(clock()) : Date.now,
   };

@@ -56,6 +56,8 @@ export class Session {
   #used = false;
   /** The browser holds a cookie for a session this request ended: clear it unless replaced. */
   #clearOnEmpty = false;
+  /** This request issued the current token (a new session or a regenerate). */
+  #fresh = false;
 
   readonly #onUse: (() => void) | undefined;
 
@@ -222,7 +224,15 @@ export class Session {
     return this.#stored?.userId ?? null;
   }
 
-  /** Bind the session to a user (listed and revoked through the per-user index). */
+  /**
+   * Bind the session to a user (listed and revoked through the per-user index). Binding it to
+   * another user than before is a login: unless this request already issued the token (a new
+   * session, or `regenerate()` first), a new token is issued as `regenerate()` would, so a token
+   * planted or seen before the login cannot ride it (session fixation). `regenerateOnBind: false`
+   * turns that off.
+   * @example
+   * await req.session.bindUser(user.id); // a new token if the session was someone else's, or nobody's
+   */
   async bindUser(userId: string): Promise<void> {
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
       throw new UnpinnedError(
@@ -231,7 +241,16 @@ export class Session {
       );
     }
     await this.#beginWrite();
+    // https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html#renew-the-session-id-after-any-privilege-level-change
+    if (this.#ctx.options.regenerateOnBind && !this.#fresh && this.#currentUser() !== userId) {
+      await this.regenerate();
+    }
     this.#userChange = userId;
+  }
+
+  /** The bound user as this request leaves it (a pending bind or unbind counts). */
+  #currentUser(): string | null {
+    return this.#userChange !== undefined ? this.#userChange : (this.#stored?.userId ?? null);
   }
 
   async unbindUser(): Promise<void> {
@@ -255,8 +274,7 @@ export class Session {
     const data = new Map<string, string>();
     if (keep) for (const key of this.#keys()) data.set(key, this.#json(key)!);
     // A pending unbind (null) is a change too: it must not fall back to the stored user.
-    const current = this.#userChange !== undefined ? this.#userChange : (this.#stored?.userId ?? null);
-    const userId = keep ? current : null;
+    const userId = keep ? this.#currentUser() : null;
     const oldId = this.#state === 'live' ? this.#sessionId() : null;
     this.#startNew();
     for (const [key, json] of data) this.#changes.set(key, json);
@@ -423,6 +441,7 @@ export class Session {
     this.#bytes = 0;
     this.#state = 'new';
     this.#cookie = 'set';
+    this.#fresh = true;
   }
 
   #becomeNone(): void {

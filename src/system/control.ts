@@ -16,12 +16,15 @@
  * `GET /events` stream of status snapshots and the synthetic traffic.
  *
  * Browsers can reach loopback too, so every request must name this server in
- * its Host header (a DNS-rebinding page cannot), and every POST must be
+ * its Host header (a DNS-rebinding page cannot), every POST must be
  * `application/json` (a cross-site form cannot send that without a CORS
- * preflight, which this server never grants).
+ * preflight, which this server never grants), and a POST whose Origin or
+ * Sec-Fetch-Site names another origin is refused (the same guard as the
+ * balancer's admin API: src/balancer/browser-guard.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { crossOriginReason, declaresJson } from '../balancer/browser-guard.js';
 import { SystemError } from './errors.js';
 import type { System } from './supervisor.js';
 
@@ -84,7 +87,14 @@ const forbidden =
 
 async function handle(route: Handler | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    if (req.method === 'POST' && !/^application\/json\b/.test(req.headers['content-type'] ?? ''))
+    const crossOrigin = crossOriginReason(req);
+    if (crossOrigin)
+      throw new SystemError(
+        'UNPINNED_ERR_FORBIDDEN',
+        `Cross-origin control command refused (${crossOrigin}). Use the dashboard at the address \`unpinned up\` printed, or the CLI verbs.`,
+        { statusCode: 403 },
+      );
+    if (req.method === 'POST' && !declaresJson(req))
       throw new SystemError('UNPINNED_ERR_FORBIDDEN', 'Control commands must be sent as application/json.', {
         statusCode: 415,
       });

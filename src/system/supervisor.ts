@@ -99,6 +99,15 @@ export class System {
     return this.#balancerUrl;
   }
 
+  /**
+   * The store's address with its credentials, for in-process use only (the dashboard's probe).
+   * `status()` shows it without the password.
+   */
+  get storeUrl(): string | null {
+    const store = this.#store;
+    return store.kind === 'redis' ? store.url : null;
+  }
+
   get balancer(): Balancer {
     if (!this.#balancer) throw new SystemError('UNPINNED_ERR_NOT_RUNNING', 'The system is not running.');
     return this.#balancer;
@@ -177,7 +186,9 @@ export class System {
       balancer: { url: this.#balancerUrl, strategy: balancer.strategy },
       store: {
         kind: store.kind,
-        url: store.kind === 'redis' ? store.url : store.kind === 'sqlite' ? store.path : null,
+        // Status goes to the terminal, the control API and the dashboard page: never a password.
+        url:
+          store.kind === 'redis' ? withoutPassword(store.url) : store.kind === 'sqlite' ? store.path : null,
         up: store.kind !== 'redis' || !store.server || store.server.pid !== undefined,
         pid: store.kind === 'redis' ? (store.server?.pid ?? null) : null,
       },
@@ -348,5 +359,16 @@ export class System {
     const run = this.#queue.then(fn, fn);
     this.#queue = run.catch(() => {});
     return run;
+  }
+}
+
+/** `url` with its password masked (`redis://user:***@host:port`); unparseable, nothing of it. */
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return '(unparseable store URL)';
   }
 }

@@ -22,7 +22,7 @@ export interface RunningApp {
 export type StartApp = (sessions: SessionManager) => Promise<RunningApp>;
 
 /** The routes every adapter app has, as framework-neutral steps on a session. */
-type Answer = { status: number; json?: unknown; text?: string; location?: string };
+type Answer = { status: number; json?: unknown; text?: string; location?: string; cacheControl?: string };
 const routes: Record<string, (session: Session, key: string) => Promise<Answer>> = {
   'GET /plain': async () => ({ status: 200, text: 'no session here' }),
   'GET /data': async (s) => ({ status: 200, json: await s.all() }),
@@ -34,6 +34,13 @@ const routes: Record<string, (session: Session, key: string) => Promise<Answer>>
     await s.regenerate();
     await s.set('user', 'ann');
     return { status: 303, location: '/data' };
+  },
+  // A handler that marks its answer cacheable: `/cached/private` privately, anything else publicly.
+  'GET /cached': async (s) => ({ status: 200, json: await s.all(), cacheControl: 'public, max-age=600' }),
+  'POST /cached': async (s, key) => {
+    await s.set(key, true);
+    const cacheControl = key === 'private' ? 'private, max-age=60' : 'public, max-age=600';
+    return { status: 200, json: { ok: true }, cacheControl };
   },
   'POST /logout': async (s) => {
     await s.destroy();
@@ -67,6 +74,7 @@ export const startExpress: StartApp = async (sessions) => {
     if (!handler) return next();
     try {
       const answer = await handler(req.session, key);
+      if (answer.cacheControl) res.set('cache-control', answer.cacheControl);
       if (answer.location) res.redirect(answer.status, answer.location);
       else if (answer.json !== undefined) res.status(answer.status).json(answer.json);
       else res.status(answer.status).send(answer.text);
@@ -84,6 +92,7 @@ export const startFastify: StartApp = async (sessions) => {
     const [handler, key] = route(request.method, request.url.split('?')[0]!);
     if (!handler) return reply.code(404).send('not found');
     const answer = await handler(request.session, key);
+    if (answer.cacheControl) reply.header('cache-control', answer.cacheControl);
     if (answer.location) return reply.redirect(answer.location, answer.status);
     return reply.code(answer.status).send(answer.json ?? answer.text);
   });
@@ -103,7 +112,10 @@ export const startNode: StartApp = async (sessions) => {
         if (!handler) return void res.writeHead(404).end();
         const answer = await handler(session, key);
         const body = answer.json !== undefined ? JSON.stringify(answer.json) : (answer.text ?? '');
-        res.writeHead(answer.status, answer.location ? { location: answer.location } : {});
+        res.writeHead(answer.status, {
+          ...(answer.location && { location: answer.location }),
+          ...(answer.cacheControl && { 'cache-control': answer.cacheControl }),
+        });
         res.end(body);
       },
       { trustProxy: true },
@@ -120,7 +132,8 @@ export const webHandler = (sessions: SessionManager) =>
     if (!handler) return new Response('not found', { status: 404 });
     const answer = await handler(session, key);
     if (answer.location) return Response.redirect(new URL(answer.location, url), answer.status as 303);
-    if (answer.json !== undefined) return Response.json(answer.json, { status: answer.status });
+    const headers = answer.cacheControl ? { 'cache-control': answer.cacheControl } : undefined;
+    if (answer.json !== undefined) return Response.json(answer.json, { status: answer.status, headers });
     return new Response(answer.text, { status: answer.status });
   });
 

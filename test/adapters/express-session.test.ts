@@ -164,6 +164,8 @@ describeRedis('migration from express-session + connect-redis', () => {
     const fresh = setCookies.find((c) => c.startsWith('sid='))!;
     expect(fresh).toMatch(/^sid=[\w-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/);
     expect(setCookies).toContainEqual(expect.stringMatching(/^connect\.sid=; Path=\/; .*Max-Age=0$/));
+    // The new session cookie never reaches a shared cache.
+    expect(first.headers.get('cache-control')).toBe('no-store');
     expect(await raw.exists(`sess:${sid}`)).toBe(0);
 
     // The second request carries the new cookie only.

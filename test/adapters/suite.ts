@@ -107,6 +107,47 @@ export function adapterSuite(name: string, start: StartApp): void {
       expect(JSON.parse((await call(app, 'GET', '/data', cookie)).text)).toEqual({});
     });
 
+    it('takes the token from the Cookie header only: never from the URL or another header', async () => {
+      const app = await serve(memory());
+      const { cookie } = await call(app, 'POST', '/set/a');
+      const token = cookie!.slice('sid='.length);
+      expect(JSON.parse((await call(app, 'GET', '/data', cookie)).text)).toEqual({ a: true });
+      for (const [path, headers] of [
+        [`/data?sid=${token}`, {}],
+        [`/data;jsessionid=${token}`, {}],
+        ['/data', { authorization: `Bearer ${token}` }],
+        ['/data', { 'x-session-id': token }],
+      ] as const) {
+        const answer = await call(app, 'GET', path, null, headers);
+        expect(answer.text, path).not.toContain('"a"');
+      }
+    });
+
+    it('keeps a response that carries the session cookie out of shared caches', async () => {
+      const app = await serve(memory());
+      // A new session, on a response the handler marked public: a CDN must not hand it to the next visitor.
+      const first = await call(app, 'POST', '/cached/a');
+      expect(first.setCookie).toMatch(PLAIN_COOKIE);
+      expect(first.res.headers.get('cache-control')).toBe('no-store');
+      // Without a handler's Cache-Control too, and when the cookie is cleared (logout).
+      const plain = await call(app, 'POST', '/set/b', first.cookie);
+      expect(plain.setCookie).toBeNull();
+      expect(plain.res.headers.get('cache-control')).toBeNull();
+      const login = await call(app, 'POST', '/login', first.cookie);
+      expect(login.res.headers.get('cache-control')).toBe('no-store');
+      const logout = await call(app, 'POST', '/logout', login.cookie);
+      expect(logout.setCookie).toMatch(/^sid=; Max-Age=0/);
+      expect(logout.res.headers.get('cache-control')).toBe('no-store');
+      // Already private: shared caches never store it, the handler's choice stands.
+      const own = await call(app, 'POST', '/cached/private');
+      expect(own.setCookie).toMatch(PLAIN_COOKIE);
+      expect(own.res.headers.get('cache-control')).toBe('private, max-age=60');
+      // No session cookie on the response: the handler's caching is left alone.
+      const read = await call(app, 'GET', '/cached', own.cookie);
+      expect(read.setCookie).toBeNull();
+      expect(read.res.headers.get('cache-control')).toBe('public, max-age=600');
+    });
+
     it('answers 503 with Retry-After when the store cannot be read, never a new session', async () => {
       const inner = memory();
       let down = false;

@@ -115,3 +115,126 @@ describe('admin API', () => {
     await call('DELETE', '/servers/dead');
   });
 });
+
+describe('admin API against browsers (DNS rebinding, cross-site requests)', () => {
+  let open: Balancer;
+  let url: string;
+  let port: number;
+  beforeAll(async () => {
+    // No token: loopback and the browser guards are all that protect it.
+    open = createBalancer({
+      backends: servers.slice(0, 2).map((s) => ({ url: s.url, id: s.name })),
+      admin: { port: 0 },
+    });
+    await open.listen(0, '127.0.0.1');
+    port = open.adminAddress()!.port;
+    url = `http://127.0.0.1:${port}`;
+  });
+  afterAll(() => open.close());
+
+  const json = { 'content-type': 'application/json' };
+  const code = (reply: { json<T>(): T }) => reply.json<{ error: { code: string } }>().error.code;
+
+  it('answers only a Host that a DNS-rebinding page cannot send when it has no token', async () => {
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, '127.0.0.1']) {
+      expect((await send(`${url}/servers`, { headers: { host } })).status, host).toBe(200);
+    }
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.nip.io:${port}`, '']) {
+      const reply = await send(`${url}/servers`, { headers: { host } });
+      expect(reply.status, host).toBe(421);
+      expect(code(reply)).toBe('UNPINNED_ERR_LB_FORBIDDEN');
+    }
+    // A rebinding page cannot add a server of its own either.
+    const post = await send(`${url}/servers`, {
+      method: 'POST',
+      headers: { ...json, host: `evil.example:${port}` },
+      body: JSON.stringify({ url: 'http://127.0.0.1:1', id: 'evil' }),
+    });
+    expect(post.status).toBe(421);
+    expect(open.backends().map((b) => b.id)).toEqual(['a', 'b']);
+  });
+
+  it('refuses state changes a page on another origin sent, and bodies not declared JSON', async () => {
+    const evil = { url: 'http://127.0.0.1:1', id: 'evil' };
+    // What a cross-site form or a no-cors fetch can send without a CORS preflight: text/plain.
+    const plain = await send(`${url}/servers`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      body: JSON.stringify(evil),
+    });
+    expect(plain.status).toBe(415);
+    expect(code(plain)).toBe('UNPINNED_ERR_LB_FORBIDDEN');
+    const form = await send(`${url}/strategy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'strategy=random',
+    });
+    expect(form.status).toBe(415);
+    // A body-less POST from a page: the browser says where it came from.
+    const pageHeaders: Record<string, string>[] = [
+      { origin: 'http://evil.example' },
+      { origin: 'null' },
+      { origin: 'http://127.0.0.1:8080' }, // same site, another origin: the shop on the balanced port
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+    ];
+    for (const headers of pageHeaders) {
+      const drain = await send(`${url}/servers/a/drain`, { method: 'POST', headers });
+      expect(drain.status, JSON.stringify(headers)).toBe(403);
+      expect(code(drain)).toBe('UNPINNED_ERR_LB_FORBIDDEN');
+    }
+    const del = await send(`${url}/servers/a`, {
+      method: 'DELETE',
+      headers: { origin: 'http://evil.example' },
+    });
+    expect(del.status).toBe(403);
+    expect(open.backends().map((b) => [b.id, b.state])).toEqual([
+      ['a', 'up'],
+      ['b', 'up'],
+    ]);
+    expect(open.strategy).toBe('round-robin');
+    // Its own origin, the user's own navigation, and curl (no Origin, no Sec-Fetch-Site) pass.
+    const own = { origin: url, 'sec-fetch-site': 'same-origin' };
+    expect((await send(`${url}/servers/a/drain`, { method: 'POST', headers: own })).status).toBe(200);
+    expect((await send(`${url}/servers/a/undrain`, { method: 'POST' })).status).toBe(200);
+    const added = await send(`${url}/servers`, {
+      method: 'POST',
+      headers: { 'content-type': 'Application/JSON; charset=utf-8' },
+      body: JSON.stringify({ url: servers[2]!.url, id: 'c' }),
+    });
+    expect(added.status).toBe(201);
+    expect((await send(`${url}/servers/c`, { method: 'DELETE' })).status).toBe(200);
+  });
+
+  it('accepts the bearer scheme in any case (RFC 9110 §11.1)', async () => {
+    expect((await send(`${admin}/healthz`, { headers: { authorization: `bearer ${token}` } })).status).toBe(
+      200,
+    );
+    expect((await send(`${admin}/healthz`, { headers: { authorization: `BEARER ${token}` } })).status).toBe(
+      200,
+    );
+    expect((await send(`${admin}/healthz`, { headers: { authorization: `Basic ${token}` } })).status).toBe(
+      401,
+    );
+  });
+
+  it('will not listen beyond loopback without a token, nor with an empty one', () => {
+    const backends = [servers[0]!.url];
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'lb.example']) {
+      expect(() => createBalancer({ backends, admin: { port: 0, host } }), host).toThrow(
+        expect.objectContaining({
+          code: 'UNPINNED_ERR_LB_INVALID_OPTION',
+          message: expect.stringContaining('admin.host'),
+        }),
+      );
+    }
+    expect(() => createBalancer({ backends, admin: { port: 0, host: '0.0.0.0', token: '' } })).toThrow(
+      /admin\.token/,
+    );
+    expect(() =>
+      createBalancer({ backends, admin: { port: 0, host: '0.0.0.0', token: 'x'.repeat(32) } }),
+    ).not.toThrow();
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost'])
+      expect(() => createBalancer({ backends, admin: { port: 0, host } }), host).not.toThrow();
+  });
+});

@@ -4,12 +4,13 @@
  * under the sticky baseline, add and remove, and the guards that keep other sites out.
  */
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { dashboard, type Snapshot } from '../../src/dashboard/index.js';
 import type { TrafficStats } from '../../src/dashboard/traffic.js';
 import { startControl } from '../../src/system/control.js';
 import { System } from '../../src/system/supervisor.js';
-import { describeRedis } from '../helpers/redis-server.js';
+import { describeRedis, RedisServer } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 let system: System | null = null;
@@ -140,8 +141,10 @@ describeRedis('dashboard over the control API', () => {
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'UNPINNED_ERR_INVALID_OPTION' } } });
   });
 
-  it('refuses what another site could send: a foreign Host, a form post', async () => {
+  it('refuses what another site could send: a foreign Host, a form post, a cross-origin command', async () => {
     const c = await start({ servers: 1 });
+    // Loopback only: no other machine can reach it at all.
+    expect((control!.address() as AddressInfo).address).toBe('127.0.0.1');
     const { request } = await import('node:http');
     const foreign = await new Promise<number>((resolve, reject) => {
       const req = request(`${c.url}/status`, { headers: { host: 'attacker.example:80' } }, (res) => {
@@ -158,8 +161,47 @@ describeRedis('dashboard over the control API', () => {
       body: 'server=app-1',
     });
     expect(form.status).toBe(415);
+    // JSON from a page on another origin (a browser would preflight it; this guard does not rely on that).
+    const pageHeaders: Record<string, string>[] = [
+      { origin: 'http://evil.example' },
+      { 'sec-fetch-site': 'same-site' },
+    ];
+    for (const headers of pageHeaders) {
+      const res = await fetch(`${c.url}/kill`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ server: 'app-1' }),
+      });
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ error: { code: 'UNPINNED_ERR_FORBIDDEN' } });
+    }
     expect(system!.status().servers[0]!.state).toBe('up');
+    // The dashboard's own page passes: same origin.
+    const own = await fetch(`${c.url}/traffic/stop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: c.url, 'sec-fetch-site': 'same-origin' },
+      body: '{}',
+    });
+    expect(own.status).toBe(200);
     const page = await fetch(`${c.url}/`);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+  });
+
+  it('shows the store without its password: in status, on the control API and on the page', async () => {
+    const secret = 's3cret-do-not-show';
+    const redis = await RedisServer.start({ extraArgs: ['--requirepass', secret] });
+    try {
+      const c = await start({ servers: 1, redisUrl: `redis://default:${secret}@127.0.0.1:${redis.port}` });
+      expect(system!.status().store.url).toBe(`redis://default:***@127.0.0.1:${redis.port}`);
+      expect(await (await fetch(`${c.url}/status`)).text()).not.toContain(secret);
+      // The page's probe still gets into the store (it uses the real address, in-process).
+      const { history, last } = await watch(c.url, (s) => s.store.up === true);
+      expect(last.store.url).toBe(`redis://default:***@127.0.0.1:${redis.port}`);
+      expect(JSON.stringify([history, last])).not.toContain(secret);
+    } finally {
+      await system?.stop();
+      system = null;
+      await redis.close();
+    }
   });
 });

@@ -23,6 +23,12 @@ describe('session cookie', () => {
     );
   });
 
+  it('can be a browser-session cookie (no Max-Age), still cleared with Max-Age=0', () => {
+    const session = new SessionCookie({ persistent: false });
+    expect(session.serialize('t', 60, true)).toBe('__Host-sid=t; Path=/; HttpOnly; SameSite=Lax; Secure');
+    expect(session.clear(false)).toMatch(/^sid=; Max-Age=0; /);
+  });
+
   it("follows the request's scheme in 'auto' mode, and can be forced", () => {
     expect(cookie.isSecure(true)).toBe(true);
     expect(cookie.isSecure(false)).toBe(false);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UnpinnedError } from '../../src/session/errors.js';
+import type { Session } from '../../src/session/session.js';
 import type { SessionStore } from '../../src/session/store.js';
 import { sessionIdOf } from '../../src/session/token.js';
 import {
@@ -292,6 +293,45 @@ for (const kind of storeKinds()) {
         expect(await request(sessions, jar, (s) => s.get('cart'))).toEqual(['a']);
       });
 
+      it('issues a new token when an existing session binds to another user (a login without regenerate)', async () => {
+        const { sessions, jar } = setup();
+        // The token a fixation attack would plant: a real, anonymous session.
+        await request(sessions, jar, (s) => s.set('cart', ['a']));
+        const planted = new CookieJar();
+        planted.cookie = jar.cookie;
+        await request(sessions, jar, (s) => s.bindUser('ann'));
+        expect(jar.token).not.toBe(planted.token);
+        expect(await request(sessions, jar, async (s) => [await s.userId(), await s.get('cart')])).toEqual([
+          'ann',
+          ['a'],
+        ]);
+        expect(await request(sessions, planted, (s) => s.userId())).toBeNull();
+        // The same user again is no login: the token stays.
+        const ann = jar.token;
+        await request(sessions, jar, (s) => s.bindUser('ann'));
+        expect(jar.token).toBe(ann);
+        // Another user is: a new token again.
+        await request(sessions, jar, (s) => s.bindUser('bob'));
+        expect(jar.token).not.toBe(ann);
+        expect(await request(sessions, jar, (s) => s.userId())).toBe('bob');
+      });
+
+      it('regenerates once when the handler already did, and not at all when turned off', async () => {
+        const { sessions, jar } = setup();
+        await request(sessions, jar, (s) => s.set('cart', ['a']));
+        await request(sessions, jar, async (s) => {
+          await s.regenerate();
+          await s.bindUser('ann');
+        });
+        expect(sessions.metrics.regenerations).toBe(1);
+        const off = setup({ regenerateOnBind: false });
+        await request(off.sessions, off.jar, (s) => s.set('cart', ['a']));
+        const before = off.jar.token;
+        await request(off.sessions, off.jar, (s) => s.bindUser('ann'));
+        expect(off.jar.token).toBe(before);
+        expect(await request(off.sessions, off.jar, (s) => s.userId())).toBe('ann');
+      });
+
       it('works for a visitor who had no session yet, without a store call', async () => {
         const { sessions, jar, store } = setup();
         await request(sessions, jar, async (s) => {
@@ -465,6 +505,54 @@ for (const kind of storeKinds()) {
           '# TYPE unpinned_session_loads_total counter\nunpinned_session_loads_total 2\n',
         );
         expect(text).toContain('unpinned_session_resurrections_blocked_total 0');
+      });
+
+      it('never hands a token to the store, an error message or a metric (only its hash)', async () => {
+        const jar = new CookieJar();
+        const inner = kind.make(new FakeClock());
+        const seen: string[] = [];
+        let failing = false;
+        const overrides: Record<string, unknown> = {};
+        for (const method of ['load', 'write', 'increment', 'touch', 'destroy', 'destroyByUser'] as const) {
+          overrides[method] = (...args: unknown[]) => {
+            const text = JSON.stringify(args, (_k, v) => (v instanceof Map ? [...v] : v));
+            seen.push(text);
+            // A store whose errors echo everything it was given.
+            if (failing) return Promise.reject(new Error(`${method} failed for ${text}`));
+            return (inner[method] as (...a: unknown[]) => unknown).apply(inner, args);
+          };
+        }
+        const recorded = manager(wrapStore(inner, overrides as Partial<SessionStore>), new FakeClock());
+        const tokens: string[] = [];
+        const step = async <T>(fn: (s: Session) => Promise<T>) => {
+          const result = await request(recorded, jar, fn);
+          if (jar.token) tokens.push(jar.token);
+          return result;
+        };
+        await step((s) => s.set('cart', ['a']));
+        await step((s) => s.update<string[]>('cart', (c = []) => [...c, 'b']));
+        await step((s) => s.increment('n'));
+        await step((s) => s.bindUser('ann'));
+        await step((s) => s.regenerate());
+        await step((s) => recorded.revokeUserSessions('ann', { except: s }));
+        failing = true;
+        const error = (await step((s) => s.get('cart')).catch((e: unknown) => e)) as UnpinnedError;
+        expect(error.code).toBe('UNPINNED_ERR_STORE_UNAVAILABLE');
+        failing = false;
+        await step((s) => s.destroy());
+        expect(new Set(tokens).size).toBeGreaterThanOrEqual(2);
+        const exposed = [
+          ...seen,
+          error.message,
+          String((error.cause as Error).message),
+          recorded.prometheus(),
+          JSON.stringify(recorded.metrics.snapshot()),
+        ].join('\n');
+        for (const token of tokens) {
+          expect(exposed).not.toContain(token);
+          // What the store and the error see instead: the token's SHA-256.
+          expect(exposed).toContain(sessionIdOf(token));
+        }
       });
     });
   });

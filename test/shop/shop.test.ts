@@ -45,6 +45,22 @@ describe('demo shop', () => {
     expect(await (await client.fetch(`${url}/api/me`)).json()).toMatchObject({ user: null, cart: {} });
   });
 
+  it('issues a new token at login (the cart comes along) and the token from before is dead', async () => {
+    const client = new Client();
+    await post(client, '/api/cart/items', { sku: 'tea' });
+    const before = client.cookie!;
+    const login = await post(client, '/api/login', { user: 'ann' });
+    expect(await login.json()).toMatchObject({ user: 'ann', cart: { tea: 1 } });
+    expect(client.cookie).not.toBe(before);
+    const planted = new Client();
+    planted.cookie = before;
+    expect(await (await planted.fetch(`${url}/api/me`)).json()).toMatchObject({ user: null, cart: {} });
+    // The page form logs out too, and clears the cookie.
+    const logout = await client.fetch(`${url}/logout`, { method: 'POST' });
+    expect(logout.status).toBe(303);
+    expect(client.cookie).toBeNull();
+  });
+
   it('rejects unknown products and bad names without touching the cart', async () => {
     const client = new Client();
     expect((await post(client, '/api/cart/items', { sku: 'nope' })).status).toBe(400);

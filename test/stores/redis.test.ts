@@ -124,6 +124,18 @@ describeRedis('redis store', () => {
       expect(await resp3.client!.exists(`shop1:s:${sessionIdOf(token)}`)).toBe(1);
       expect(await resp3.client!.keys(`*${token}*`)).toEqual([]);
     });
+
+    it('logs everybody out at once under a new prefix (ASVS V7.4.5, all users)', async () => {
+      const before = redisStore({ client: resp3.client!, prefix: 'rotate-1:' });
+      const id = sessionIdOf(generateToken());
+      await before.write(id, createWrite(Date.now(), { a: 1 }));
+      expect(await before.load(id)).not.toBeNull();
+      // The documented procedure (docs/security.md): deploy with another prefix.
+      const after = redisStore({ client: resp3.client!, prefix: 'rotate-2:' });
+      expect(await after.load(id)).toBeNull();
+      // The old keys keep nothing alive: they expire on their own TTL.
+      expect(await resp3.client!.pTTL(`rotate-1:s:${id}`)).toBeGreaterThan(0);
+    });
   });
 });
 

@@ -14,6 +14,8 @@ export function importExpressSessions(importer: LegacyImport): RequestHandler {
         // The session middleware reads the new token from the header; the browser gets it with this response.
         req.headers.cookie = result.cookieHeader;
         for (const setCookie of result.setCookies) res.append('Set-Cookie', setCookie);
+        // The new session cookie must not reach a shared cache (see shared/no-store.ts).
+        res.setHeader('cache-control', 'no-store');
       }
       next();
     }, next);

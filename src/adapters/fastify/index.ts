@@ -12,6 +12,7 @@ import fp from 'fastify-plugin';
 import type { UnpinnedError } from '../../session/errors.js';
 import type { SessionManager } from '../../session/manager.js';
 import type { Session } from '../../session/session.js';
+import { noStoreFor } from '../shared/no-store.js';
 import { asUnpinned, committedError, errorBody } from '../shared/session-error.js';
 
 declare module 'fastify' {
@@ -53,7 +54,11 @@ const plugin: FastifyPluginCallback<FastifyUnpinnedOptions> = (fastify, options,
     if (!session?.used) return payload;
     try {
       const { setCookie } = await session.commit();
-      if (setCookie) reply.header('set-cookie', setCookie);
+      if (setCookie) {
+        reply.header('set-cookie', setCookie);
+        const cacheControl = noStoreFor(reply.getHeader('cache-control'));
+        if (cacheControl) reply.header('cache-control', cacheControl);
+      }
       return payload;
     } catch (error) {
       // Nothing has been written yet: replace the handler's answer, headers and all.

@@ -5,7 +5,8 @@
  * followed by a redirect can land on the old state. Headers leave on the first
  * writeHead/write/end/flushHeaders, so once the handler uses its session those
  * calls are held back while the commit runs (one round trip) and replayed in
- * order afterwards, with the Set-Cookie added. If the commit fails, the held
+ * order afterwards, with the Set-Cookie added (and `Cache-Control: no-store`,
+ * see no-store.ts). If the commit fails, the held
  * response is discarded and the client gets 503 instead of a success whose
  * session change was lost.
  *
@@ -19,6 +20,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { UnpinnedError } from '../../session/errors.js';
 import type { Session } from '../../session/session.js';
+import { noStoreFor } from './no-store.js';
 import { asUnpinned, committedError, errorBody } from './session-error.js';
 
 export type StoreErrorHandler = (error: UnpinnedError, req: IncomingMessage, res: ServerResponse) => void;
@@ -82,6 +84,8 @@ function release(res: ServerResponse, gate: Gate) {
       const first = gate.held.find(([, , method]) => method === 'writeHead');
       if (first) first[1] = foldHeaders(res, first[1]);
       appendSetCookie(res, setCookie);
+      const cacheControl = noStoreFor(res.getHeader('cache-control'));
+      if (cacheControl) res.setHeader('cache-control', cacheControl);
     }
     for (const [original, args, method] of gate.held) {
       // While held, headers look unsent, so code that writes headers "if not yet

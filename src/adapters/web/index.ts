@@ -9,6 +9,7 @@
 import { UnpinnedError } from '../../session/errors.js';
 import type { SessionManager } from '../../session/manager.js';
 import type { Session } from '../../session/session.js';
+import { noStoreFor } from '../shared/no-store.js';
 import { asUnpinned, errorBody } from '../shared/session-error.js';
 
 export interface WebSessionOptions {
@@ -36,7 +37,8 @@ export function sessionFromRequest(
 
 /**
  * Commit the session and return the response to send: `response` with the
- * session's `Set-Cookie`, or a 503 (with Retry-After) when the store could not
+ * session's `Set-Cookie` (and `Cache-Control: no-store` unless it was already
+ * private or no-store: no shared cache may keep a session cookie), or a 503 (with Retry-After) when the store could not
  * take the commit: never a success whose session change was lost.
  * @example
  * return applySession(session, Response.json({ ok: true }));
@@ -55,6 +57,8 @@ export async function applySession(session: Session, response: Response): Promis
   // header appended afterwards would silently not be sent.
   const copy = new Response(response.body, response);
   copy.headers.append('set-cookie', setCookie);
+  const cacheControl = noStoreFor(copy.headers.get('cache-control'));
+  if (cacheControl) copy.headers.set('cache-control', cacheControl);
   return copy;
 }
 
