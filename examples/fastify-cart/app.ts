@@ -40,7 +40,13 @@ export async function buildApp(sessions: SessionManager): Promise<FastifyInstanc
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // ioredis's offline queue can stay on: the store checks readiness and fails fast.
-  const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  // No re-sends after a reconnect (the store refuses them: an increment whose
+  // reply was lost would run twice), and socketTimeout replaces a connection
+  // that went half-open, which nothing else would notice.
+  const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    autoResendUnfulfilledCommands: false,
+    socketTimeout: 500,
+  });
   const sessions = createSessions({ store: redisStore({ client }) });
   const app = await buildApp(sessions);
   app.addHook('onClose', async () => void client.disconnect());

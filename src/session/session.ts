@@ -294,12 +294,14 @@ export class Session {
     } catch (error) {
       // Half a regenerate must not leave two live tokens: drop the new session
       // (best effort) and send no cookie; the browser keeps its old token, which
-      // still works, and the login can be retried.
-      const newId = this.#state === 'live' ? this.#id : null;
+      // still works, and the login can be retried. Also when its create failed:
+      // a create whose reply was lost may have landed. Not awaited: in an outage
+      // the cleanup would wait out a second command deadline before the 503.
+      const newId = this.#id;
       this.#becomeNone();
       this.#cookie = 'keep';
       this.#clearOnEmpty = false;
-      if (newId) await store.destroy(newId).catch(() => {});
+      if (newId) store.destroy(newId).catch(() => {});
       throw error;
     }
   }

@@ -30,6 +30,7 @@ const routes: Record<string, (session: Session, key: string) => Promise<Answer>>
     await s.set(key, true);
     return { status: 200, json: { ok: true } };
   },
+  'POST /incr': async (s) => ({ status: 200, json: { n: await s.increment('n') } }),
   'POST /login': async (s) => {
     await s.regenerate();
     await s.set('user', 'ann');

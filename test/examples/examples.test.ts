@@ -75,7 +75,9 @@ describeRedis('examples', () => {
   });
 
   it('fastify-cart: two servers on their own ioredis clients share the session', async () => {
-    const clients = [new Redis(redis.url), new Redis(redis.url)];
+    // Configured as the example's main configures its client.
+    const options = { autoResendUnfulfilledCommands: false, socketTimeout: 500 };
+    const clients = [new Redis(redis.url, options), new Redis(redis.url, options)];
     for (const client of clients) client.on('error', () => {});
     await waitFor(() => clients.every((c) => c.status === 'ready'), { what: 'ioredis clients' });
     const apps = await Promise.all(

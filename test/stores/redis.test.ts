@@ -25,8 +25,8 @@ describeRedis('redis store', () => {
       await c.client!.connect();
       c.store = redisStore({ client: c.client! });
     }
-    // ioredis with its defaults (offline queue on), as a Fastify app would have it.
-    io.client = new Redis(server.url);
+    // ioredis as a Fastify app would have it (offline queue on), without re-sends (see options).
+    io.client = new Redis(server.url, { autoResendUnfulfilledCommands: false });
     io.client.on('error', () => {});
     await waitFor(() => io.client!.status === 'ready', { what: 'ioredis to connect' });
     io.store = redisStore({ client: io.client });
@@ -117,6 +117,29 @@ describeRedis('redis store', () => {
       expect((await store.load(id))!.data.get('a')).toBe('1');
     });
 
+    it('refuses an ioredis client that re-sends commands after a reconnect (the default), saying how to create one', () => {
+      const lazy = { lazyConnect: true };
+      for (const [client, fix] of [
+        [new Redis(server.url, lazy), /new Redis\(url, \{ autoResendUnfulfilledCommands: false \}\)/],
+        [
+          new Redis.Cluster([server.url], { lazyConnect: true }),
+          /redisOptions: \{ autoResendUnfulfilledCommands: false \}/,
+        ],
+      ] as const) {
+        expect(() => redisStore({ client })).toThrow(
+          expect.objectContaining({
+            code: 'UNPINNED_ERR_INVALID_OPTION',
+            message: expect.stringMatching(fix),
+          }),
+        );
+      }
+      const safe = { ...lazy, autoResendUnfulfilledCommands: false };
+      expect(redisStore({ client: new Redis(server.url, safe) })).toBeDefined();
+      expect(
+        redisStore({ client: new Redis.Cluster([server.url], { ...lazy, redisOptions: safe }) }),
+      ).toBeDefined();
+    });
+
     it('keys sessions under its prefix, by the hash of the token', async () => {
       const store = redisStore({ client: resp3.client!, prefix: 'shop1:' });
       const token = generateToken();
@@ -165,7 +188,7 @@ describeRedis('redis store without a server', () => {
   });
 
   it('fails fast with an ioredis client (offline queue on) while disconnected, and recovers', async () => {
-    const client = new Redis(server.url, { retryStrategy: () => 50 });
+    const client = new Redis(server.url, { retryStrategy: () => 50, autoResendUnfulfilledCommands: false });
     client.on('error', () => {});
     await waitFor(() => client.status === 'ready', { what: 'ioredis to connect' });
     const store = redisStore({ client, commandTimeout: 60_000 });

@@ -1,14 +1,14 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessions } from '../../src/session/manager.js';
 import { generateToken, sessionIdOf } from '../../src/session/token.js';
 import { loadDriver } from '../../src/stores/sqlite/driver.js';
 import { type SqliteStore, sqliteStore } from '../../src/stores/sqlite/index.js';
 import { buildPackage } from '../helpers/build.js';
+import { lineReader } from '../helpers/line-reader.js';
 import { CookieJar, request } from '../helpers/sessions.js';
 import { createWrite, storeConformance } from './conformance.js';
 
@@ -106,36 +106,3 @@ describe('sqlite store shared by processes', () => {
     );
   });
 });
-
-/** Reads a child's stdout line by line; rejects if it exits first (with its stderr). */
-function lineReader(child: ChildProcessWithoutNullStreams): () => Promise<string> {
-  const lines: string[] = [];
-  const waiters: ((line: string) => void)[] = [];
-  let stderr = '';
-  let failed: Error | null = null;
-  const failers: ((error: Error) => void)[] = [];
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const waiter = waiters.shift();
-    failers.shift();
-    if (waiter) waiter(line);
-    else lines.push(line);
-  });
-  child.on('exit', (code) => {
-    if (code === 0 && lines.length === 0 && waiters.length === 0) return;
-    failed = new Error(`worker exited with ${code}: ${stderr}`);
-    for (const fail of failers.splice(0)) fail(failed);
-    waiters.length = 0;
-  });
-  return () => {
-    const line = lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (failed) return Promise.reject(failed);
-    return new Promise((resolve, reject) => {
-      waiters.push(resolve);
-      failers.push(reject);
-    });
-  };
-}

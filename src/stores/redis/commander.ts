@@ -17,6 +17,12 @@ export interface RedisCommander {
    * made before it. Resolves to [reply of args, replicas that acknowledged].
    */
   sendThenWait(key: string, args: string[], replicas: number, timeoutMs: number): Promise<[unknown, unknown]>;
+  /**
+   * Drop the connection and open a new one, when the store found it stalled
+   * (half-open). Only for a client the store owns: an app's client is the app's
+   * to replace.
+   */
+  replace?(): void;
   /** False while disconnected: the store then fails fast instead of queueing. */
   readonly ready: boolean;
   /** Resolves once the first connection is up. */

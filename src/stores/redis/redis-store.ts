@@ -19,6 +19,7 @@ import type {
 import { borrowClient, type RedisClientLike, type RedisCommander } from './commander.js';
 import { DeadlineQueue, timeoutError } from './deadline.js';
 import { checkDurability, notReplicated } from './durability.js';
+import { isIoredis, refuseResends } from './ioredis.js';
 import { ownClient, type RedisConnection } from './own-client.js';
 import { DESTROY, DESTROY_FOR_USER, INCREMENT, INDEX_ADD, type Script, TOUCH, WRITE } from './scripts.js';
 
@@ -43,7 +44,11 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Milliseconds a command may take before the request fails with 503. Default 500. */
   commandTimeout?: number;
-  /** Connection errors of a store-owned client (default: a warning per outage). */
+  /**
+   * Connection errors of a store-owned client, and a connection of any client
+   * found stalled: no reply for a whole `commandTimeout` while commands waited
+   * (half-open). Default: a warning per outage.
+   */
   onError?: (error: Error) => void;
 }
 
@@ -57,6 +62,10 @@ export class RedisStore implements SessionStore {
   readonly #sessionPrefix: string;
   readonly #userPrefix: string;
   readonly #durability: { replicas: number; timeoutMs: number } | null;
+  readonly #onError: (error: Error) => void;
+  /** Replies (and error replies) received so far: the pulse that tells a slow connection from a dead one. */
+  #answered = 0;
+  #stallCheck = false;
 
   constructor(options: RedisStoreOptions) {
     const sources = CONNECTIONS.filter((name) => options?.[name] !== undefined);
@@ -71,9 +80,11 @@ export class RedisStore implements SessionStore {
     this.#sessionPrefix = `${prefix}s:`;
     this.#userPrefix = `${prefix}u:`;
     this.#deadlines = new DeadlineQueue(timeout);
+    this.#onError = options.onError ?? warnOncePerOutage();
+    if (options.client && isIoredis(options.client)) refuseResends(options.client);
     this.#redis = options.client
       ? borrowClient(options.client)
-      : ownClient(connectionOf(options), options.onError ?? warnOncePerOutage());
+      : ownClient(connectionOf(options), this.#onError);
     this.#redis.connected.then(
       () => {
         this.#connected = true;
@@ -252,6 +263,34 @@ export class RedisStore implements SessionStore {
     return reply;
   }
 
+  /**
+   * A command passed its deadline and nothing came back since it left: the
+   * connection is stalled (half-open after a NAT or firewall lost its state, or
+   * a frozen server), not slow. The client never notices by itself, so a client
+   * the store owns gets a new connection; an app's client is reported.
+   */
+  #checkStalled(answered: number): void {
+    if (this.#stallCheck) return;
+    this.#stallCheck = true;
+    // Judged after the poll phase: replies that sat unread while the event loop
+    // was blocked (a long GC pause) are counted first, so they are no stall.
+    setImmediate(() => {
+      this.#stallCheck = false;
+      if (this.#answered !== answered || !this.#redis.ready) return;
+      const silent = `Redis answered nothing for ${this.#deadlines.timeoutMs} ms while commands waited: the connection looks dead (half-open) or Redis is frozen`;
+      if (this.#redis.replace) {
+        this.#onError(new Error(`${silent}; opening a new connection.`));
+        this.#redis.replace();
+      } else {
+        this.#onError(
+          new Error(
+            `${silent}. The store does not replace a client it was given: reconnect it (ioredis: the socketTimeout option does), or pass \`url\` and let the store own its connection.`,
+          ),
+        );
+      }
+    });
+  }
+
   #send(key: string, args: string[], call = () => this.#redis.send(key, args)): Promise<unknown> {
     if (!this.#redis.ready) {
       return Promise.reject(storeUnavailable(`Redis ${args[0]}`, new Error('Redis connection is down')));
@@ -259,9 +298,13 @@ export class RedisStore implements SessionStore {
     // Hot path: one promise and one deadline entry per command, nothing else.
     return new Promise((resolve, reject) => {
       const command = args[0]!;
-      const deadline = this.#deadlines.start(() =>
-        reject(storeUnavailable(`Redis ${command}`, timeoutError(command, this.#deadlines.timeoutMs))),
-      );
+      // What the connection had answered when this command left: still the same
+      // at its deadline means nothing at all came back meanwhile.
+      const answered = this.#answered;
+      const deadline = this.#deadlines.start(() => {
+        reject(storeUnavailable(`Redis ${command}`, timeoutError(command, this.#deadlines.timeoutMs)));
+        if (this.#answered === answered) this.#checkStalled(answered);
+      });
       // Before the first connection is up, wait for it, but never send a command
       // whose deadline already passed: its request was answered 503 meanwhile.
       const sent = this.#connected
@@ -269,11 +312,13 @@ export class RedisStore implements SessionStore {
         : this.#redis.connected.then(() => (deadline.done ? undefined : call()));
       sent.then(
         (reply) => {
+          this.#answered++;
           if (deadline.done) return;
           deadline.done = true;
           resolve(reply);
         },
         (error) => {
+          this.#answered++;
           if (deadline.done) return;
           deadline.done = true;
           reject(storeUnavailable(`Redis ${command}`, error));

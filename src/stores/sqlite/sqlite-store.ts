@@ -3,15 +3,20 @@
  * Redis. Several app processes on the host may share one file.
  *
  * Trade-offs: better-sqlite3 is synchronous, which is the fastest way to use
- * SQLite from Node but means a process waiting for another's write lock blocks
- * its event loop for up to `busyTimeout`. Writes hold the lock for microseconds
- * (one short transaction each), so waits are short; a file on a network share
- * is not supported (SQLite's locking does not work there). Each write is one
+ * SQLite from Node, but SQLite's own busy timeout would then make a process
+ * that waits for another's write lock block its event loop for that long (every
+ * request of the process stalls, not only the one that waits). So SQLite is
+ * told not to wait at all, and a statement that finds the lock taken is tried
+ * again a few milliseconds later from a timer, until `busyTimeout` has passed
+ * and the request gets a 503: other requests are served meanwhile, and reads
+ * go on anyway (WAL). Writes hold the lock for microseconds (one short
+ * transaction each), so waits are short; a file on a network share is not
+ * supported (SQLite's locking does not work there). Each write is one
  * BEGIN IMMEDIATE transaction: it takes the write lock before reading, so the
  * "still exists" check (logout sticks) and compare-and-set conditions are
  * checked and applied atomically across processes.
  */
-import { invalidOption, UnpinnedError } from '../../session/errors.js';
+import { invalidOption, storeUnavailable, UnpinnedError } from '../../session/errors.js';
 import type {
   IncrementResult,
   SessionStore,
@@ -27,13 +32,19 @@ import { openSchema, prepareStatements, type Statements } from './schema.js';
 export interface SqliteStoreOptions {
   /** Database file (created if missing), shared by every process on the host. `:memory:` for one process. */
   path: string;
-  /** Milliseconds to wait for another process's write lock before failing with 503. Default 5000. */
+  /**
+   * Milliseconds a store call waits for another process's write lock before
+   * failing with 503 (UNPINNED_ERR_STORE_UNAVAILABLE). The wait never blocks the
+   * event loop. Default 5000.
+   */
   busyTimeout?: number;
   /** Clock in epoch ms that expiry is judged by (tests inject one). */
   now?: () => number;
 }
 
 const SWEEP_EVERY = 500;
+/** Pauses between attempts while the lock is taken: SQLite's own busy handler's steps, in ms. */
+const RETRY_STEPS = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50];
 /** A reserved key row marking a session retired by regenerate (session keys never start with "$"). */
 const RETIRED = '$g';
 
@@ -43,6 +54,7 @@ export class SqliteStore implements SessionStore {
   readonly #db: Database;
   readonly #st: Statements;
   readonly #now: () => number;
+  readonly #busyTimeout: number;
   #writesSinceSweep = 0;
 
   constructor(options: SqliteStoreOptions) {
@@ -59,37 +71,44 @@ export class SqliteStore implements SessionStore {
         { cause },
       );
     }
+    // At startup SQLite may wait for the lock itself: nothing is being served yet.
     openSchema(this.#db);
+    // From now on it never waits: #locked() waits, off the event loop.
+    this.#db.pragma('busy_timeout = 0');
+    this.#busyTimeout = busyTimeout;
     this.#st = prepareStatements(this.#db);
     this.#now = options.now ?? Date.now;
   }
 
-  async load(id: string): Promise<StoredSession | null> {
+  load(id: string): Promise<StoredSession | null> {
     // A read transaction: the session row and its keys come from one snapshot.
-    return this.#db.transaction(() => {
-      const row = this.#st.session.get(id, this.#now());
-      if (!row) return null;
-      const data = new Map<string, string>();
-      // Keys starting with "$" are the store's own marks, not session data.
-      for (const { key, value } of this.#st.data.iterate(id)) if (key[0] !== '$') data.set(key, value);
-      return {
-        data,
-        createdAt: row.created_at,
-        touchedAt: row.touched_at,
-        absoluteExpiresAt: row.absolute_expires_at,
-        userId: row.user_id,
-      };
-    })();
+    return this.#locked(
+      'load',
+      this.#db.transaction(() => {
+        const row = this.#st.session.get(id, this.#now());
+        if (!row) return null;
+        const data = new Map<string, string>();
+        // Keys starting with "$" are the store's own marks, not session data.
+        for (const { key, value } of this.#st.data.iterate(id)) if (key[0] !== '$') data.set(key, value);
+        return {
+          data,
+          createdAt: row.created_at,
+          touchedAt: row.touched_at,
+          absoluteExpiresAt: row.absolute_expires_at,
+          userId: row.user_id,
+        };
+      }),
+    );
   }
 
   async write(id: string, write: SessionWrite): Promise<WriteResult> {
-    const result = this.#immediate(() => this.#apply(id, write));
+    const result = await this.#immediate('write', () => this.#apply(id, write));
     if (++this.#writesSinceSweep >= SWEEP_EVERY) this.#sweep();
     return result;
   }
 
-  async increment(id: string, key: string, by: number): Promise<IncrementResult> {
-    return this.#immediate((): IncrementResult => {
+  increment(id: string, key: string, by: number): Promise<IncrementResult> {
+    return this.#immediate('increment', (): IncrementResult => {
       if (!this.#writable(id)) return { status: 'gone' };
       const json = this.#st.value.get(id, key)?.value;
       // Unreadable text counts as absent, as a read sees it.
@@ -101,16 +120,16 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
-    return this.#immediate(() => {
+  touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
+    return this.#immediate('touch', () => {
       if (!this.#writable(id)) return false;
       this.#st.touch.run(touchedAt, expiresAt, id);
       return true;
     });
   }
 
-  async destroy(id: string, options: { graceMs?: number } = {}): Promise<boolean> {
-    return this.#immediate(() => {
+  destroy(id: string, options: { graceMs?: number } = {}): Promise<boolean> {
+    return this.#immediate('destroy', () => {
       const now = this.#now();
       if (!this.#st.session.get(id, now)) return false;
       if (options.graceMs) {
@@ -126,20 +145,22 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async listByUser(userId: string, now: number): Promise<SessionSummary[]> {
-    return this.#st.byUser
-      .all(userId)
-      .filter((row) => row.expires_at > now && row.absolute_expires_at > now)
-      .map((row) => ({
-        id: row.id,
-        createdAt: row.created_at,
-        touchedAt: row.touched_at,
-        absoluteExpiresAt: row.absolute_expires_at,
-      }));
+  listByUser(userId: string, now: number): Promise<SessionSummary[]> {
+    return this.#locked('listByUser', () =>
+      this.#st.byUser
+        .all(userId)
+        .filter((row) => row.expires_at > now && row.absolute_expires_at > now)
+        .map((row) => ({
+          id: row.id,
+          createdAt: row.created_at,
+          touchedAt: row.touched_at,
+          absoluteExpiresAt: row.absolute_expires_at,
+        })),
+    );
   }
 
-  async destroyForUser(userId: string, id: string): Promise<boolean> {
-    return this.#immediate(() => {
+  destroyForUser(userId: string, id: string): Promise<boolean> {
+    return this.#immediate('destroyForUser', () => {
       const row = this.#st.session.get(id, this.#now());
       if (row?.user_id !== userId) return false;
       this.#remove(id);
@@ -147,8 +168,8 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async destroyByUser(userId: string, options: { except?: string } = {}): Promise<number> {
-    return this.#immediate(() => {
+  destroyByUser(userId: string, options: { except?: string } = {}): Promise<number> {
+    return this.#immediate('destroyByUser', () => {
       const now = this.#now();
       let count = 0;
       for (const row of this.#st.byUser.all(userId)) {
@@ -204,23 +225,77 @@ export class SqliteStore implements SessionStore {
   }
 
   /** One BEGIN IMMEDIATE transaction: takes the write lock before reading, so check-then-write is atomic across processes. */
-  #immediate<T>(fn: () => T): T {
+  #immediate<T>(operation: string, fn: () => T): Promise<T> {
+    const transaction = this.#db.transaction(fn);
+    return this.#locked(operation, () => {
+      try {
+        return transaction.immediate();
+      } catch (error) {
+        if (error instanceof Conflict)
+          return { status: 'conflict', key: error.key, current: error.current } as T;
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Run `attempt` now and, while another connection holds the lock, again from
+   * a timer, never waiting inside SQLite (which would block the event loop),
+   * until `busyTimeout` has passed: then 503, with the last SQLITE_BUSY as cause.
+   */
+  #locked<T>(operation: string, attempt: () => T): Promise<T> {
     try {
-      return this.#db.transaction(fn).immediate();
+      return Promise.resolve(attempt());
     } catch (error) {
-      if (error instanceof Conflict)
-        return { status: 'conflict', key: error.key, current: error.current } as T;
-      throw error;
+      if (!isBusy(error)) return Promise.reject(error);
+      return this.#retry(operation, attempt, error, performance.now() + this.#busyTimeout);
     }
   }
 
-  /** Expired rows are deleted in small batches as writes happen: no timer, no unbounded transaction. */
+  async #retry<T>(operation: string, attempt: () => T, busy: unknown, until: number): Promise<T> {
+    for (let step = 0; ; step++) {
+      const left = until - performance.now();
+      if (left <= 0 || !this.#db.open) {
+        throw storeUnavailable(
+          `SQLite ${operation}`,
+          new Error(`another connection held the database lock for over ${this.#busyTimeout} ms`, {
+            cause: busy,
+          }),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_STEPS[step] ?? 100, left)));
+      try {
+        return attempt();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        busy = error;
+      }
+    }
+  }
+
+  /**
+   * Expired rows are deleted in small batches as writes happen: no timer, no
+   * unbounded transaction. Housekeeping only: if another process holds the lock
+   * now, a later write sweeps, and the write that triggered it still succeeds.
+   */
   #sweep(): void {
     this.#writesSinceSweep = 0;
-    this.#immediate(() => {
-      for (const { id } of this.#st.expiredIds.all(this.#now(), SWEEP_EVERY)) this.#remove(id);
-    });
+    try {
+      this.#db
+        .transaction(() => {
+          for (const { id } of this.#st.expiredIds.all(this.#now(), SWEEP_EVERY)) this.#remove(id);
+        })
+        .immediate();
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+    }
   }
+}
+
+/** SQLITE_BUSY and its extended codes (BUSY_SNAPSHOT, BUSY_RECOVERY...): the lock is taken, try later. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /** Signals a failed compare-and-set out of a transaction, which rolls it back. */
