@@ -13,7 +13,6 @@
  * so a check costs three to six replays of the journey.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRedisServer, RedisServer } from '../system/redis-server.js';
 import { type CulpritId, culprits, diagnose, type Probes, writerOf } from './culprits.js';
@@ -27,6 +26,7 @@ import type { Machine, MachineOptions } from './machine.js';
 import { compareStep, type Difference, learnStep, type StepModel } from './noise.js';
 import { type Journey, type Plan, type Run, type RunContext, runPlan, type StepRecord } from './replay.js';
 import { scriptJourney } from './script-journey.js';
+import { scratchParent, workdirSize } from './workdir.js';
 
 export interface CheckOptions {
   /** The app's server, a shell command line; it must listen on process.env.PORT. */
@@ -235,19 +235,20 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
 
   const started = new Set<Machine>();
   let redis: RedisServer | null = null;
-  const root = mkdtempSync(join(tmpdir(), 'unpinned-check-'));
+  const cwd = options.cwd ?? process.cwd();
+  // The rotation's replicas hold a copy each at once; twice that leaves room for what they write.
+  const root = mkdtempSync(join(scratchParent(workdirSize(cwd) * replicas * 2), 'unpinned-check-'));
   const cleanup = async () => {
     await Promise.allSettled([...started].map((m) => m.dispose()));
     await redis?.close();
     redis = null;
     rmSync(root, { recursive: true, force: true });
   };
-  const aborted = new Promise<never>((_, reject) => {
-    options.signal?.addEventListener('abort', () => {
-      void cleanup().finally(() => reject(new Error('the check was interrupted')));
-    });
+  // Stopping the replicas at once makes whatever the run waits for fail fast; the run then
+  // sees the signal and ends, and the cleanup below removes the rest.
+  options.signal?.addEventListener('abort', () => {
+    void Promise.allSettled([...started].map((m) => m.dispose()));
   });
-  aborted.catch(() => {});
   const runs: Run[] = [];
   try {
     const work = (async () => {
@@ -265,7 +266,7 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
       }
       const machine: MachineOptions = {
         command: options.app,
-        cwd: options.cwd ?? process.cwd(),
+        cwd,
         env: { REDIS_URL: redisUrl, ...options.env },
         readyPath: options.ready ?? null,
         startTimeoutMs: options.startTimeoutMs ?? 20_000,
@@ -279,6 +280,7 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
         },
         timeoutMs: options.requestTimeoutMs ?? 10_000,
         started,
+        ...(options.signal && { signal: options.signal }),
       };
       const run = async (plan: Plan, what: string) => {
         progress(`${what}…`);
@@ -291,10 +293,18 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
       };
       return decide(replicas, run, journey, source, progress);
     })();
-    const decided = await Promise.race([work, aborted]);
+    const decided = await work.catch((error: unknown) => {
+      throw options.signal?.aborted ? new Error('the check was interrupted', { cause: error }) : error;
+    });
     if (options.harOut) for (const r of runs) writeRunHar(options.harOut, r);
+    // The promised fields first, in the order the documentation shows them.
+    const { verdict, replicas: _, steps, findings, ...rest } = decided;
     return {
-      ...decided,
+      verdict,
+      replicas,
+      steps,
+      findings,
+      ...rest,
       runs: runs.map((r) => ({ name: r.plan.name, steps: r.records.length, ms: r.ms })),
       ms: Math.round(performance.now() - t0),
     };
@@ -341,7 +351,7 @@ async function decide(
   };
   const rotated = await run(
     rotation,
-    `rotation: step n on replica-((n-1) mod ${replicas})+1${restart ? `, ${restart.machine} restarted before step ${restart.step + 1}` : ''}`,
+    `rotation: step 1 on ${names[0]}, step 2 on ${names[1]}, and so on over ${replicas} replicas${restart ? `; ${restart.machine} restarted before step ${restart.step + 1}` : ''}`,
   );
   let baselines = [second];
   let models = learn(reference, baselines);
@@ -408,23 +418,28 @@ async function explain(
     }
   };
   if (divergence.difference.kind !== 'journey' && !/socket\.io/.test(reader.input.path)) {
-    probes.readerRestartedMatches = await probe(
+    // One replica, restarted before the step: wrong again means the state was in memory.
+    probes.oneReplicaRestartedMatches = await probe(
       {
-        ...rotation,
-        name: 'probe-restart-reader',
-        restarts: [...(rotation.restarts ?? []), { step: k, machine: reader.machine }],
+        name: 'probe-one-replica',
+        machines: [names[0]!],
+        route: () => names[0]!,
+        restarts: [{ step: k, machine: names[0]! }],
       },
-      `probe: the rotation again, ${reader.machine} restarted just before step ${k + 1}`,
+      `probe: every step on ${names[0]}, restarted just before step ${k + 1}`,
     );
-    if (!probes.readerRestartedMatches) {
-      probes.oneReplicaRestartedMatches = await probe(
+    // Right after a restart: on disk, or a stale copy the reading replica held. Restarting
+    // just the reader tells them apart.
+    if (probes.oneReplicaRestartedMatches) {
+      const used = [...new Set(rotated.records.slice(0, k + 1).map((r) => r.machine))];
+      probes.readerRestartedMatches = await probe(
         {
-          name: 'probe-one-replica',
-          machines: [names[0]!],
-          route: () => names[0]!,
-          restarts: [{ step: k, machine: names[0]! }],
+          ...rotation,
+          name: 'probe-restart-reader',
+          machines: names.filter((n) => used.includes(n)),
+          restarts: [...(rotation.restarts ?? []), { step: k, machine: reader.machine }],
         },
-        `probe: every step on ${names[0]}, restarted just before step ${k + 1}`,
+        `probe: the rotation again, ${reader.machine} restarted just before step ${k + 1}`,
       );
     }
   }

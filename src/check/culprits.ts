@@ -1,13 +1,15 @@
 /**
  * From a divergent step to its likely cause. Two probes answer the questions a
- * response alone cannot: did the reading replica answer right once restarted
- * (then it held a stale copy: a cache), and does the journey on one replica,
- * restarted before the step, still answer right (then the state survives a
- * restart: it is on that replica's disk). What is left is state in memory, and
- * the request and the difference say which kind.
+ * response alone cannot. First: does the journey on one replica, restarted just
+ * before the step, answer wrong too? Then the state was in memory, and the
+ * request and the difference say which kind. If it answers right, the state
+ * survived a restart (a file on that replica's disk) or was never needed on one
+ * replica (a stale copy another replica held); the second probe restarts only
+ * the replica that answered wrong: right now means it held a stale copy.
  */
 import type { Difference } from './noise.js';
 import type { StepRecord } from './replay.js';
+import { slotsOf } from './slots.js';
 
 export type CulpritId =
   | 'session-memory'
@@ -78,6 +80,22 @@ export interface Probes {
 const safe = (method: string) => method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
 const sessionName = /sess|sid|auth|token|login|jwt|remember|user|identity/i;
 const csrfName = /csrf|xsrf|authenticity|_token|nonce|anti-?forgery/i;
+
+/** Names of the fields and custom headers a request sent (a script's requests carry no correlation notes). */
+function sentNames(record: StepRecord): string[] {
+  const { input } = record;
+  const [path = '', query = ''] = input.path.split('?');
+  const type = input.headers.find(([n]) => n.toLowerCase() === 'content-type')?.[1] ?? '';
+  const body = input.body ? { mimeType: type, text: input.body.toString('utf8') } : null;
+  return slotsOf({ path, query: query ? `?${query}` : '', headers: input.headers, body }).map((s) => {
+    const where = s.where;
+    return where.in === 'json'
+      ? String(where.path[where.path.length - 1])
+      : where.in === 'path'
+        ? ''
+        : where.name;
+  });
+}
 
 /** The earlier step that most likely wrote what step `k` could not read. */
 export function writerOf(records: readonly StepRecord[], k: number): StepRecord | null {
@@ -180,8 +198,7 @@ export function diagnose(input: {
     return done('oauth-state-memory');
   }
   const csrfSent =
-    correlated.some((c) => csrfName.test(c.slot)) ||
-    reader.input.headers.some(([n]) => /^x-(csrf|xsrf)-token$|^csrf-token$/i.test(n));
+    correlated.some((c) => csrfName.test(c.slot)) || sentNames(reader).some((n) => csrfName.test(n));
   if (csrfSent && reader.response.status >= 400 && reference.response.status < 400)
     return done('csrf-memory');
   if (sentCookies.some((c) => sessionName.test(c.name))) return done('session-memory');

@@ -150,12 +150,7 @@ function stripOrigin(url: string, origins: string[]): string {
   return url;
 }
 
-function jsonFacts(
-  value: unknown,
-  path: string,
-  put: Put,
-  count: { leaves: number },
-): void {
+function jsonFacts(value: unknown, path: string, put: Put, count: { leaves: number }): void {
   if (count.leaves++ > maxJsonLeaves) return;
   if (Array.isArray(value)) {
     if (value.length === 0) put(path, '[]');

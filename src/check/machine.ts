@@ -32,7 +32,8 @@ const tail = (output: string) => {
 
 /**
  * @example
- * const m = await Machine.provision(options, 'replica-1', 'rotation');
+ * const m = Machine.create(options, 'replica-1', 'rotation-replica-1');
+ * await m.start();
  * await m.restart();
  * await m.dispose();
  */
@@ -66,11 +67,14 @@ export class Machine {
     });
   }
 
-  /** Copies the working directory and starts the app; resolves once it is ready. */
-  static async provision(options: MachineOptions, name: string, folder: string): Promise<Machine> {
-    const machine = new Machine(options, name, folder);
-    await machine.#start();
-    return machine;
+  /** Copies the working directory; `start()` then starts the app. */
+  static create(options: MachineOptions, name: string, folder: string): Machine {
+    return new Machine(options, name, folder);
+  }
+
+  /** Starts the app; resolves once it is ready. */
+  start(): Promise<void> {
+    return this.#start();
   }
 
   get port(): number {
@@ -88,6 +92,16 @@ export class Machine {
   /** Null while running; how it ended otherwise. */
   get exit(): { code: number | null; signal: NodeJS.Signals | null } | null {
     return this.#app.exit;
+  }
+
+  /**
+   * Whether the process ends within `ms`: after a failed request, its exit event can
+   * come a moment after the socket's error, and the message depends on which it is.
+   */
+  async exitsWithin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.exit && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    return this.exit !== null;
   }
 
   identity(): Identity {

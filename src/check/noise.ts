@@ -210,7 +210,8 @@ function compareText(model: StepModel, text: readonly string[], kind: 'html' | '
     return best;
   };
   const gone = missing[0];
-  if (gone !== undefined) return { kind, key: gone, expected: gone, got: closest(gone, extra) ?? extra[0] ?? null };
+  if (gone !== undefined)
+    return { kind, key: gone, expected: gone, got: closest(gone, extra) ?? extra[0] ?? null };
   const added = extra[0];
   if (added !== undefined && !model.loose) return { kind, key: added, expected: null, got: added };
   return null;

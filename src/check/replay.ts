@@ -95,6 +95,7 @@ export interface RunContext {
   timeoutMs: number;
   /** Every machine started, so an interrupted check can stop them all. */
   started: Set<Machine>;
+  signal?: AbortSignal;
   onStep?(plan: Plan, record: StepRecord): void;
 }
 
@@ -120,9 +121,12 @@ export async function runPlan(plan: Plan, journey: Journey, context: RunContext)
   await context.resetStore();
   const machines = new Map<string, Machine>();
   const starting = plan.machines.map(async (name) => {
-    const machine = await Machine.provision(context.machine, name, `${plan.name}-${name}`);
+    const machine = Machine.create(context.machine, name, `${plan.name}-${name}`);
     machines.set(name, machine);
+    // Known before it starts, so that an interrupted check stops it too.
     context.started.add(machine);
+    interrupted(context);
+    await machine.start();
   });
   try {
     const started = await Promise.allSettled(starting);
@@ -161,6 +165,10 @@ export async function runPlan(plan: Plan, journey: Journey, context: RunContext)
   }
 }
 
+function interrupted(context: RunContext): void {
+  if (context.signal?.aborted) throw new Error('the check was interrupted');
+}
+
 async function sendStep(
   plan: Plan,
   step: number,
@@ -170,6 +178,7 @@ async function sendStep(
   journey: Journey,
   context: RunContext,
 ): Promise<StepRecord> {
+  interrupted(context);
   const name = plan.route(step);
   const machine = machines.get(name)!;
   const due = new Set((plan.restarts ?? []).filter((r) => r.step === step).map((r) => r.machine));
@@ -189,6 +198,7 @@ async function sendStep(
       context.timeoutMs,
     );
   } catch (cause) {
+    await machine.exitsWithin(1000);
     throw failure(machine, step, stepLabel, cause);
   }
   const identity = machine.identity();

@@ -5,7 +5,17 @@
  * an app and large): every `node_modules` in the tree, the nearest one above it
  * (a monorepo's hoisted packages), and `.git`.
  */
-import { constants, cpSync, existsSync, lstatSync, mkdirSync, symlinkSync } from 'node:fs';
+import {
+  constants,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  statfsSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { CheckError } from './errors.js';
 
@@ -69,4 +79,52 @@ export function copyWorkdir(source: string, target: string, exclude: string): st
     );
   }
   return app;
+}
+
+/** Bytes a copy of `source` takes (what `copyWorkdir` copies, links not followed). */
+export function workdirSize(source: string): number {
+  try {
+    return sizeOf(source);
+  } catch (cause) {
+    throw new CheckError(
+      'UNPINNED_ERR_CHECK_WORKDIR',
+      `Cannot read the working directory ${source} (${(cause as Error).message}): run the check from your app's directory.`,
+      { cause },
+    );
+  }
+}
+
+function sizeOf(source: string): number {
+  let bytes = 0;
+  let entries = 0;
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (linked.has(entry.name) || ++entries > maxEntries) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) bytes += lstatSync(path).size;
+    }
+  };
+  walk(source);
+  return bytes;
+}
+
+/**
+ * Where the replicas' disks go: `UNPINNED_CHECK_DIR` if set, else a RAM disk
+ * (/dev/shm) when `bytes` fit there with room to spare, else the system's temp
+ * directory. Copying a working directory to a RAM disk is some twenty times
+ * faster than to a busy disk, and a check copies it for every replica of every run.
+ *
+ * @example
+ * const root = mkdtempSync(join(scratchParent(workdirSize(cwd) * 4), 'unpinned-check-'));
+ */
+export function scratchParent(bytes: number): string {
+  if (process.env.UNPINNED_CHECK_DIR) return process.env.UNPINNED_CHECK_DIR;
+  try {
+    const fs = statfsSync('/dev/shm');
+    if (fs.bavail * fs.bsize > bytes + 256 * 1024 * 1024) return '/dev/shm';
+  } catch {
+    // No RAM disk here.
+  }
+  return tmpdir();
 }

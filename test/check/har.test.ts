@@ -36,7 +36,10 @@ function entry(
       method,
       url,
       httpVersion: 'HTTP/1.1',
-      headers: [['Host', new URL(url).host], ...(request.headers ?? [])].map(([name, value]) => ({ name, value })),
+      headers: [['Host', new URL(url).host], ...(request.headers ?? [])].map(([name, value]) => ({
+        name,
+        value,
+      })),
       queryString: [],
       cookies: [],
       headersSize: -1,
@@ -63,7 +66,8 @@ function entry(
   };
 }
 
-const har = (entries: unknown[]) => JSON.stringify({ log: { version: '1.2', creator: { name: 'test' }, entries } });
+const har = (entries: unknown[]) =>
+  JSON.stringify({ log: { version: '1.2', creator: { name: 'test' }, entries } });
 
 describe('readHar', () => {
   it('reads what Playwright recorded', () => {
@@ -91,7 +95,10 @@ describe('readHar', () => {
     for (const [name, content] of Object.entries(cases)) {
       const path = content === null ? join(dir, name) : file(name, content);
       expect(() => readHar(path)).toThrow(
-        expect.objectContaining({ code: 'UNPINNED_ERR_CHECK_HAR_INVALID', message: expect.stringMatching(/Save all as HAR/) }),
+        expect.objectContaining({
+          code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
+          message: expect.stringMatching(/Save all as HAR/),
+        }),
       );
     }
   });
@@ -115,7 +122,13 @@ describe('CookieJar', () => {
   it('follows Path, Max-Age and Expires (RFC 6265) and remembers who set a cookie', () => {
     const jar = new CookieJar();
     const now = 1_000_000;
-    jar.store(['sid=a1; Path=/; HttpOnly', 'pref=x; Path=/account', 'old=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT'], '/login', 1, 'replica-2', now);
+    jar.store(
+      ['sid=a1; Path=/; HttpOnly', 'pref=x; Path=/account', 'old=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT'],
+      '/login',
+      1,
+      'replica-2',
+      now,
+    );
     expect(jar.header('/cart', now)).toBe('sid=a1');
     expect(jar.header('/account/settings', now)).toBe('pref=x; sid=a1');
     expect(jar.header('/accounting', now)).toBe('sid=a1');
@@ -155,9 +168,16 @@ describe('slots', () => {
   it('rewrites a multipart field and keeps the rest of the body', () => {
     const boundary = '----WebKitFormBoundaryX';
     const text = `--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\nold\r\n--${boundary}\r\nContent-Disposition: form-data; name="user"\r\n\r\nann\r\n--${boundary}--\r\n`;
-    const parts = { path: '/login', query: '', headers: [], body: { mimeType: `multipart/form-data; boundary=${boundary}`, text } };
+    const parts = {
+      path: '/login',
+      query: '',
+      headers: [],
+      body: { mimeType: `multipart/form-data; boundary=${boundary}`, text },
+    };
     expect(slotsOf(parts).map((s) => s.value)).toEqual(['login', 'old', 'ann']);
-    const filled = fillSlots(parts, [{ where: { in: 'multipart', name: '_csrf', occurrence: 0 }, value: 'new' }]);
+    const filled = fillSlots(parts, [
+      { where: { in: 'multipart', name: '_csrf', occurrence: 0 }, value: 'new' },
+    ]);
     expect(filled.body!.text).toBe(text.replace('old', 'new'));
   });
 });
@@ -168,11 +188,36 @@ describe('extractors', () => {
 
   it('finds a value where it sits and reads it again from another answer', () => {
     const cases: [ResponseView, string, ResponseView, string][] = [
-      [view('', 'text/plain', [['location', '/authorize?state=s1&x=1']]), 's1', view('', 'text/plain', [['location', '/authorize?state=s2']]), 's2'],
-      [view('{"data":{"token":"t1"}}', 'application/json'), 't1', view('{"data":{"token":"t2"}}', 'application/json'), 't2'],
-      [view('<input name="a" value="t1"><input name="_csrf" value="t1">'), 't1', view('<input name="a" value="z"><input name="_csrf" value="t2">'), 'z'],
-      [view('<meta name="csrf-token" content="m1">'), 'm1', view('<meta name="csrf-token" content="m2">'), 'm2'],
-      [view('0{"sid":"abcdef","upgrades":[]}', 'text/plain'), 'abcdef', view('0{"sid":"XYZ123","upgrades":[]}', 'text/plain'), 'XYZ123'],
+      [
+        view('', 'text/plain', [['location', '/authorize?state=s1&x=1']]),
+        's1',
+        view('', 'text/plain', [['location', '/authorize?state=s2']]),
+        's2',
+      ],
+      [
+        view('{"data":{"token":"t1"}}', 'application/json'),
+        't1',
+        view('{"data":{"token":"t2"}}', 'application/json'),
+        't2',
+      ],
+      [
+        view('<input name="a" value="t1"><input name="_csrf" value="t1">'),
+        't1',
+        view('<input name="a" value="z"><input name="_csrf" value="t2">'),
+        'z',
+      ],
+      [
+        view('<meta name="csrf-token" content="m1">'),
+        'm1',
+        view('<meta name="csrf-token" content="m2">'),
+        'm2',
+      ],
+      [
+        view('0{"sid":"abcdef","upgrades":[]}', 'text/plain'),
+        'abcdef',
+        view('0{"sid":"XYZ123","upgrades":[]}', 'text/plain'),
+        'XYZ123',
+      ],
     ];
     for (const [recorded, value, live, expected] of cases) {
       const extractor = findExtractor(recorded, value);
@@ -241,10 +286,20 @@ describe('harJourney', () => {
 
   it('sends live values for what earlier answers produced, never user input, and skips what it cannot replay', async () => {
     const journey = harJourney(readHar(file('j.har', recording)), 'j.har');
-    expect(journey.steps.map((s) => s.url.pathname)).toEqual(['/login', '/login', '/orders/41', '/users/ann']);
-    expect(journey.skipped.map((s) => s.reason)).toEqual(['another origin (fonts.example)', 'an event stream (it never ends)']);
+    expect(journey.steps.map((s) => s.url.pathname)).toEqual([
+      '/login',
+      '/login',
+      '/orders/41',
+      '/users/ann',
+    ]);
+    expect(journey.skipped.map((s) => s.reason)).toEqual([
+      'another origin (fonts.example)',
+      'an event stream (it never ends)',
+    ]);
     const { s, sent } = session([
-      { body: '<form method="post" action="/login"><input type="hidden" name="_csrf" value="tok-live-2"><input name="user"></form>' },
+      {
+        body: '<form method="post" action="/login"><input type="hidden" name="_csrf" value="tok-live-2"><input name="user"></form>',
+      },
       { headers: [['location', '/orders/42']] },
     ]);
     await journey.play(s);
@@ -265,7 +320,9 @@ describe('harJourney', () => {
     const doc = JSON.parse(recording);
     delete doc.log.entries[0].response.content.text;
     const journey = harJourney(readHar(file('bare.har', JSON.stringify(doc))), 'bare.har');
-    const { s, sent } = session([{ body: '<form method="post"><input type="hidden" name="_csrf" value="tok-live-3"></form>' }]);
+    const { s, sent } = session([
+      { body: '<form method="post"><input type="hidden" name="_csrf" value="tok-live-3"></form>' },
+    ]);
     await journey.play(s);
     expect(sent[1]!.body!.toString()).toBe('_csrf=tok-live-3&user=ann');
   });

@@ -6,7 +6,12 @@ import { scanHtml } from '../../src/check/html.js';
 import { compareStep, learnStep } from '../../src/check/noise.js';
 import { normalizer } from '../../src/check/normalize.js';
 
-const identity = { name: 'replica-2', pid: 4242, port: 40111, paths: ['/tmp/unpinned-check-x/rotation-replica-2'] };
+const identity = {
+  name: 'replica-2',
+  pid: 4242,
+  port: 40111,
+  paths: ['/tmp/unpinned-check-x/rotation-replica-2'],
+};
 const mask = normalizer(identity);
 
 function facts(body: string, type = 'text/html', status = 200, headers: [string, string][] = []): Facts {
@@ -19,19 +24,23 @@ function facts(body: string, type = 'text/html', status = 200, headers: [string,
 describe('normalize', () => {
   it("masks the serving replica's name, pid, port and directories", () => {
     expect(
-      mask('replica-2 (pid 4242) on :40111 in /tmp/unpinned-check-x/rotation-replica-2/app/uploads; not replica-20'),
+      mask(
+        'replica-2 (pid 4242) on :40111 in /tmp/unpinned-check-x/rotation-replica-2/app/uploads; not replica-20',
+      ),
     ).toBe('⟨replica⟩ (pid ⟨pid⟩) on :⟨port⟩ in ⟨dir⟩/app/uploads; not replica-20');
   });
 
   it('masks dates, times, epoch timestamps, UUIDs and random tokens, and leaves ids and words alone', () => {
     const now = Date.now();
-    expect(mask(`at 2025-03-04T05:06:07.891Z, Tue, 04 Mar 2025 05:06:07 GMT, ${now}, ${Math.floor(now / 1000)}`)).toBe(
-      'at ⟨time⟩, ⟨time⟩, ⟨epoch⟩, ⟨epoch⟩',
-    );
-    expect(mask('id 3f0a2b4c-1d2e-4f50-8a6b-7c8d9e0f1a2b token Zk9uX2Q3bGx4cTJ3ZXJ0eQ order 1234567890')).toBe(
-      'id ⟨uuid⟩ token ⟨token⟩ order 1234567890',
-    );
+    expect(
+      mask(`at 2025-03-04T05:06:07.891Z, Tue, 04 Mar 2025 05:06:07 GMT, ${now}, ${Math.floor(now / 1000)}`),
+    ).toBe('at ⟨time⟩, ⟨time⟩, ⟨epoch⟩, ⟨epoch⟩');
+    expect(
+      mask('id 3f0a2b4c-1d2e-4f50-8a6b-7c8d9e0f1a2b token Zk9uX2Q3bGx4cTJ3ZXJ0eQ order 1234567890'),
+    ).toBe('id ⟨uuid⟩ token ⟨token⟩ order 1234567890');
     expect(mask('/orders/17/items/3 internationalization')).toBe('/orders/17/items/3 internationalization');
+    // By shape, not by luck: a random base64url token with a single digit is still a token.
+    expect(mask('csrf Nejs-_EOso5OJPXyYZAFbBIC')).toBe('csrf ⟨token⟩');
   });
 
   it('is idempotent on any text', () => {
@@ -106,14 +115,20 @@ describe('noise', () => {
     const a = facts('{"requestId":"a1","user":"ann","cart":{"tea":1}}', 'application/json');
     const b = facts('{"requestId":"b2","user":"ann","cart":{"tea":1}}', 'application/json');
     const model = learnStep(a, [b]);
-    expect(compareStep(model, facts('{"requestId":"c3","user":"ann","cart":{"tea":1}}', 'application/json'))).toBe(null);
-    expect(compareStep(model, facts('{"requestId":"c3","user":null,"cart":{"tea":1}}', 'application/json'))).toEqual({
+    expect(
+      compareStep(model, facts('{"requestId":"c3","user":"ann","cart":{"tea":1}}', 'application/json')),
+    ).toBe(null);
+    expect(
+      compareStep(model, facts('{"requestId":"c3","user":null,"cart":{"tea":1}}', 'application/json')),
+    ).toEqual({
       kind: 'json',
       key: 'json$.user',
       expected: 's:ann',
       got: 'null',
     });
-    expect(compareStep(model, facts('{"requestId":"c3","user":"ann","cart":{}}', 'application/json'))).toMatchObject({
+    expect(
+      compareStep(model, facts('{"requestId":"c3","user":"ann","cart":{}}', 'application/json')),
+    ).toMatchObject({
       kind: 'json',
       key: 'json$.cart.tea',
       got: null,
@@ -130,18 +145,27 @@ describe('noise', () => {
     const a = facts('{"sessions":{"k1":{"at":1}},"user":"ann"}', 'application/json');
     const b = facts('{"sessions":{"k2":{"at":1}},"user":"ann"}', 'application/json');
     const model = learnStep(a, [b]);
-    expect(compareStep(model, facts('{"sessions":{"k3":{"at":1}},"user":"ann"}', 'application/json'))).toBe(null);
-    expect(compareStep(model, facts('{"sessions":{"k3":{"at":1}},"user":"ann","extra":1}', 'application/json'))).toMatchObject(
-      { key: 'json$.extra' },
+    expect(compareStep(model, facts('{"sessions":{"k3":{"at":1}},"user":"ann"}', 'application/json'))).toBe(
+      null,
     );
+    expect(
+      compareStep(model, facts('{"sessions":{"k3":{"at":1}},"user":"ann","extra":1}', 'application/json')),
+    ).toMatchObject({ key: 'json$.extra' });
   });
 
   it('learns varying words of a text node and ignores the order of text', () => {
     const page = (n: number, tips: string[]) =>
-      facts(`<p>Hello <b>ann</b></p><ul>${tips.map((t) => `<li>${t}</li>`).join('')}</ul><footer>up ${n} ms</footer>`);
+      facts(
+        `<p>Hello <b>ann</b></p><ul>${tips.map((t) => `<li>${t}</li>`).join('')}</ul><footer>up ${n} ms</footer>`,
+      );
     const model = learnStep(page(12, ['a', 'b']), [page(15, ['b', 'a'])]);
     expect(compareStep(model, page(2000, ['b', 'a']))).toBe(null);
-    expect(compareStep(model, facts('<p>Hello <b>bea</b></p><ul><li>a</li><li>b</li></ul><footer>up 9 ms</footer>'))).toEqual({
+    expect(
+      compareStep(
+        model,
+        facts('<p>Hello <b>bea</b></p><ul><li>a</li><li>b</li></ul><footer>up 9 ms</footer>'),
+      ),
+    ).toEqual({
       kind: 'html',
       key: 'ann',
       expected: 'ann',
@@ -153,7 +177,11 @@ describe('noise', () => {
     const a = facts('<p>Logged in as ann</p><form method="post" action="/logout"></form>');
     const model = learnStep(a, [a]);
     const loggedOut = facts('<p>Log in</p><form method="post" action="/login"></form>');
-    expect(compareStep(model, loggedOut)).toMatchObject({ kind: 'html', expected: 'Logged in as ann', got: 'Log in' });
+    expect(compareStep(model, loggedOut)).toMatchObject({
+      kind: 'html',
+      expected: 'Logged in as ann',
+      got: 'Log in',
+    });
     const redirected = facts('<p>Log in</p>', 'text/html', 302, [['location', '/login']]);
     expect(compareStep(model, redirected)).toMatchObject({ kind: 'status', expected: '200', got: '302' });
   });
