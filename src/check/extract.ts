@@ -18,6 +18,13 @@ export type Extractor =
   | { kind: 'meta'; name: string }
   | { kind: 'text'; left: string; right: string; occurrence: number; encoding: 'raw' | 'uri' | 'html' };
 
+const valueBearing = /html|json|xml|^text\/plain|x-www-form-urlencoded|^$/;
+const maxSearched = 1_000_000;
+// What ends a word in markup, JSON, headers and URLs; a value containing one is searched as is.
+const wordBreak = /[\s"'<>&;,(){}[\]:?#\\=/]+/;
+const separators = /[\s"'<>&;,(){}[\]:?#\\=/]/;
+const pieceBreak = /[.\-_~+%]+/;
+
 /** A response, recorded or live, read lazily. */
 export class ResponseView {
   readonly headers: [string, string][];
@@ -28,6 +35,7 @@ export class ResponseView {
   #html: HtmlView | undefined;
   #parsed = false;
   #haystack: string | undefined;
+  #tokens: Set<string> | undefined;
 
   constructor(
     headers: readonly [string, string][],
@@ -38,7 +46,9 @@ export class ResponseView {
     this.headers = headers.map(([n, v]) => [n.toLowerCase(), v]);
     this.setCookies = setCookies;
     this.type = type.toLowerCase();
-    this.text = text;
+    // Values an app hands to a page sit in its documents and API answers, not in its
+    // scripts, styles and images; and not past a megabyte.
+    this.text = text !== null && valueBearing.test(this.type) && text.length <= maxSearched ? text : null;
   }
 
   get json(): unknown {
@@ -67,6 +77,36 @@ export class ResponseView {
   get haystack(): string {
     this.#haystack ??= `${this.headers.map(([, v]) => v).join('\n')}\n${this.text ?? ''}`;
     return this.#haystack;
+  }
+
+  /**
+   * Whether `value` may be in this response, answered from an index of its words
+   * built once: a journey of hundreds of requests asks this of every earlier answer
+   * for every value it sends.
+   */
+  mightContain(value: string): boolean {
+    if (!this.#tokens) {
+      const tokens = new Set<string>();
+      for (const word of this.haystack.split(wordBreak)) {
+        tokens.add(word);
+        for (const piece of word.split(pieceBreak)) tokens.add(piece);
+        tokens.add(decodings.uri(word));
+      }
+      for (const line of this.setCookies)
+        tokens.add(decodings.uri(line.split(';')[0]!.split('=').slice(1).join('=')));
+      const leaves = (node: unknown): void => {
+        if (Array.isArray(node)) node.forEach(leaves);
+        else if (node !== null && typeof node === 'object') Object.values(node).forEach(leaves);
+        else if (typeof node === 'string' || typeof node === 'number') tokens.add(String(node));
+      };
+      leaves(this.json);
+      this.#tokens = tokens;
+    }
+    if (this.#tokens.has(value)) return true;
+    return (
+      separators.test(value) &&
+      (this.haystack.includes(value) || this.haystack.includes(encodeURIComponent(value)))
+    );
   }
 }
 
@@ -144,9 +184,7 @@ function textExtractor(text: string, value: string): Extractor | null {
  * findExtractor(view, 'x9f3'); // { kind: 'location', part: 'query', name: 'state' }
  */
 export function findExtractor(view: ResponseView, value: string): Extractor | null {
-  if (!view.haystack.includes(value) && !view.setCookies.some((c) => c.includes(value))) {
-    if (!view.haystack.includes(encodeURIComponent(value))) return null;
-  }
+  if (!view.mightContain(value)) return null;
   for (const line of view.setCookies) {
     const [name, v] = parseCookieHeader(line.split(';')[0] ?? '')[0] ?? [];
     if (name && (v === value || decodings.uri(v ?? '') === value)) return { kind: 'cookie', name };

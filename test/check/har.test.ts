@@ -226,6 +226,19 @@ describe('extractors', () => {
     }
   });
 
+  it('finds values inside links and escaped JSON, and does not look in scripts or styles', () => {
+    expect(findExtractor(view('<a href="/orders/abc123/edit">edit</a>'), 'abc123')).toMatchObject({
+      kind: 'text',
+    });
+    expect(
+      findExtractor(view('{"next":"\\/orders\\/x9y8z7"}', 'application/json'), '/orders/x9y8z7'),
+    ).toEqual({
+      kind: 'json',
+      path: ['next'],
+    });
+    expect(findExtractor(view('var token = "abc123xyz";', 'application/javascript'), 'abc123xyz')).toBeNull();
+  });
+
   it('trusts only a structured place for short values', () => {
     expect(findExtractor(view('page 1 of 10'), '1')).toBeNull();
     expect(findExtractor(view('{"id":1}', 'application/json'), '1')).toEqual({ kind: 'json', path: ['id'] });
