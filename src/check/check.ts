@@ -15,16 +15,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findRedisServer, RedisServer } from '../system/redis-server.js';
-import { type CulpritId, culprits, diagnose, type Probes, writerOf } from './culprits.js';
+import { firstDivergence, learn, type StepSummary, stepSummaries } from './compare.js';
 import { CheckError } from './errors.js';
-import { type Facts, mediaType } from './facts.js';
+import { assertReplays, explain, type Finding, type Runner } from './finding.js';
 import { readHar } from './har.js';
 import { type HarJourney, harJourney, type Skipped } from './har-journey.js';
 import { writeRunHar } from './har-out.js';
-import { scanHtml } from './html.js';
 import type { Machine, MachineOptions } from './machine.js';
-import { compareStep, type Difference, learnStep, type StepModel } from './noise.js';
-import { type Journey, type Plan, type Run, type RunContext, runPlan, type StepRecord } from './replay.js';
+import { type Journey, type Plan, type Run, type RunContext, runPlan } from './replay.js';
 import { scriptJourney } from './script-journey.js';
 import { scratchParent, workdirSize } from './workdir.js';
 
@@ -57,42 +55,7 @@ export interface CheckOptions {
   signal?: AbortSignal;
 }
 
-export interface StepSummary {
-  step: number;
-  request: string;
-  url: string;
-  replica: string;
-  restarted: boolean;
-  status: number;
-  expectedStatus: number;
-  same: boolean;
-  /** Values masked as noise at this step. */
-  noise: number;
-  /** Values taken from earlier live answers. */
-  correlated: number;
-}
-
-export interface Finding {
-  step: number;
-  request: string;
-  kind: Difference['kind'];
-  expected: string | number | null;
-  got: string | number | null;
-  wroteOn: string | null;
-  readOn: string;
-  culprit: string;
-  fix: string;
-  culpritId: CulpritId;
-  /** The fact that differed (`status`, `json$.cart.tea`, a text node). */
-  key: string;
-  writtenAtStep: number | null;
-  /** The reading replica had been restarted just before this step. */
-  restarted: boolean;
-  /** The two answers in a line each: status, redirect target or the start of the body. */
-  expectedResponse: string;
-  gotResponse: string;
-  evidence: string[];
-}
+export type { Finding, StepSummary };
 
 export interface CheckResult {
   verdict: 'stateless' | 'stateful';
@@ -104,99 +67,6 @@ export interface CheckResult {
   noise: { masked: number };
   runs: { name: string; steps: number; ms: number }[];
   ms: number;
-}
-
-const empty: Facts = { scalar: new Map(), raw: new Map(), text: [] };
-
-function learn(reference: Run, others: Run[]): StepModel[] {
-  return reference.records.map((rec, i) =>
-    learnStep(
-      rec.facts,
-      others.map((o) => {
-        const other = o.records[i];
-        // Another request at this step (a script that branched): nothing of it is comparable.
-        return other && other.label === rec.label ? other.facts : empty;
-      }),
-    ),
-  );
-}
-
-interface Divergence {
-  step: number;
-  difference: Difference;
-}
-
-function textKind(record: StepRecord): 'html' | 'text' {
-  return /html/.test(mediaType(record.response.headers)) ? 'html' : 'text';
-}
-
-function compareAt(models: StepModel[], reference: Run, record: StepRecord): Difference | null {
-  const expected = reference.records[record.step];
-  if (!expected) return null;
-  if (expected.label !== record.label) {
-    return { kind: 'request', key: 'request', expected: expected.label, got: record.label };
-  }
-  return compareStep(models[record.step]!, record.facts, textKind(expected));
-}
-
-function firstDivergence(models: StepModel[], reference: Run, run: Run): Divergence | null {
-  for (const record of run.records) {
-    const difference = compareAt(models, reference, record);
-    if (difference) return { step: record.step, difference };
-  }
-  const missing = reference.records[run.records.length];
-  if (missing) {
-    return {
-      step: run.records.length,
-      difference: {
-        kind: 'journey',
-        key: 'journey',
-        expected: missing.label,
-        got: run.aborted ?? 'the journey ended here',
-      },
-    };
-  }
-  return null;
-}
-
-function excerpt(record: StepRecord, length = 160): string {
-  const text = record.response.body.toString('utf8');
-  const visible = /html/.test(mediaType(record.response.headers)) ? scanHtml(text).text.join(' ') : text;
-  return visible.replace(/\s+/g, ' ').trim().slice(0, length);
-}
-
-function responseLine(record: StepRecord | undefined): string {
-  if (!record) return '(not sent)';
-  const { status, statusText, headers } = record.response;
-  const location = headers.find(([n]) => n === 'location')?.[1];
-  const body = excerpt(record, 80);
-  return `${status} ${statusText}${location ? ` → ${location}` : body ? `: ${body}` : ''}`;
-}
-
-/** A journey the app rejects on one replica cannot say anything about several. */
-function assertReplays(run: Run, journey: Journey & Partial<HarJourney>): void {
-  for (const record of run.records) {
-    const recorded = record.input.recordedStatus;
-    if (recorded === undefined || recorded <= 0 || recorded >= 400 || record.response.status < 400) continue;
-    const missed = (record.input.correlated ?? []).filter((c) => !c.found);
-    const hint = missed.length
-      ? ` ${missed.map((c) => `${c.slot} (from step ${c.from + 1})`).join(', ')} could not be found in the live answers, so the recorded values were sent.`
-      : '';
-    const body = excerpt(record);
-    throw new CheckError(
-      'UNPINNED_ERR_CHECK_REJECTED',
-      `The app rejects step ${record.step + 1} (${record.label}) even with every step on one replica: the recording shows ${recorded}, ${record.machine} answered ${record.response.status}${body ? ` (${body})` : ''}.${hint} A journey must replay on one replica before replicas can be compared: record it against this app and version, with response bodies ("Save all as HAR with content"), and give the app with --env what it had when recorded.`,
-    );
-  }
-  void journey;
-}
-
-function display(kind: Difference['kind'], value: string | null): string | number | null {
-  if (value === null) return null;
-  if (kind === 'status' && /^\d+$/.test(value)) return Number(value);
-  if (value.startsWith('s:')) return JSON.stringify(value.slice(2));
-  if (value.startsWith('n:')) return value.slice(2);
-  return value;
 }
 
 /**
@@ -319,8 +189,6 @@ function summarizeSkipped(skipped: Skipped[]): string {
   return [...reasons].map(([reason, n]) => `${n} × ${reason}`).join('; ');
 }
 
-type Runner = (plan: Plan, what: string) => Promise<Run>;
-
 async function decide(
   replicas: number,
   run: Runner,
@@ -334,7 +202,7 @@ async function decide(
     single(names[0]!, 'baseline-1'),
     `single-replica run 1 of 2: every step on ${names[0]}`,
   );
-  assertReplays(reference, journey);
+  assertReplays(reference);
   const second = await run(
     single(names[1]!, 'baseline-2'),
     `single-replica run 2 of 2: every step on ${names[1]}`,
@@ -382,85 +250,4 @@ async function decide(
   if (!divergence) return { verdict: 'stateless', findings: [], ...common };
   const finding = await explain(divergence, { reference, rotated, models, rotation, run, names });
   return { verdict: 'stateful', findings: [finding], ...common };
-}
-
-function stepSummaries(models: StepModel[], reference: Run, rotated: Run): StepSummary[] {
-  return rotated.records.map((record) => ({
-    step: record.step + 1,
-    request: record.label,
-    url: record.input.path,
-    replica: record.machine,
-    restarted: record.restarted,
-    status: record.response.status,
-    expectedStatus: reference.records[record.step]?.response.status ?? 0,
-    same: compareAt(models, reference, record) === null,
-    noise: models[record.step]?.noise ?? 0,
-    correlated: record.input.correlated?.length ?? 0,
-  }));
-}
-
-async function explain(
-  divergence: Divergence,
-  ctx: { reference: Run; rotated: Run; models: StepModel[]; rotation: Plan; run: Runner; names: string[] },
-): Promise<Finding> {
-  const { reference, rotated, models, rotation, run, names } = ctx;
-  const k = Math.min(divergence.step, rotated.records.length - 1);
-  const reader = rotated.records[k]!;
-  const probes: Probes = { readerRestartedMatches: null, oneReplicaRestartedMatches: null };
-  const probe = async (plan: Plan, what: string) => {
-    try {
-      const result = await run({ ...plan, stopAfter: k, tolerant: true }, what);
-      const record = result.records[k];
-      return record ? compareAt(models, reference, record) === null : false;
-    } catch (error) {
-      // A probe that cannot run leaves the question open; the finding stands without it.
-      return error instanceof CheckError ? null : Promise.reject(error);
-    }
-  };
-  if (divergence.difference.kind !== 'journey' && !/socket\.io/.test(reader.input.path)) {
-    // One replica, restarted before the step: wrong again means the state was in memory.
-    probes.oneReplicaRestartedMatches = await probe(
-      {
-        name: 'probe-one-replica',
-        machines: [names[0]!],
-        route: () => names[0]!,
-        restarts: [{ step: k, machine: names[0]! }],
-      },
-      `probe: every step on ${names[0]}, restarted just before step ${k + 1}`,
-    );
-    // Right after a restart: on disk, or a stale copy the reading replica held. Restarting
-    // just the reader tells them apart.
-    if (probes.oneReplicaRestartedMatches) {
-      const used = [...new Set(rotated.records.slice(0, k + 1).map((r) => r.machine))];
-      probes.readerRestartedMatches = await probe(
-        {
-          ...rotation,
-          name: 'probe-restart-reader',
-          machines: names.filter((n) => used.includes(n)),
-          restarts: [...(rotation.restarts ?? []), { step: k, machine: reader.machine }],
-        },
-        `probe: the rotation again, ${reader.machine} restarted just before step ${k + 1}`,
-      );
-    }
-  }
-  const { difference } = divergence;
-  const diagnosis = diagnose({ reader, reference: reference.records[k]!, difference, probes });
-  const writer = writerOf(rotated.records, k);
-  return {
-    step: divergence.step + 1,
-    request: reference.records[divergence.step]?.label ?? reader.label,
-    kind: difference.kind,
-    expected: display(difference.kind, difference.expected),
-    got: display(difference.kind, difference.got),
-    wroteOn: writer?.machine ?? null,
-    readOn: reader.machine,
-    ...culprits[diagnosis.id],
-    culpritId: diagnosis.id,
-    key: difference.key,
-    writtenAtStep: writer ? writer.step + 1 : null,
-    restarted: reader.restarted,
-    expectedResponse: responseLine(reference.records[divergence.step]),
-    gotResponse: responseLine(rotated.records[divergence.step]),
-    evidence: diagnosis.evidence,
-  };
 }

@@ -25,8 +25,8 @@ export type CulpritId =
 export const culprits: Record<CulpritId, { culprit: string; fix: string }> = {
   'session-memory': {
     culprit:
-      "sessions kept in process memory (express-session's default MemoryStore, or another in-memory session store)",
-    fix: 'Keep sessions in a store every replica shares: unpinned/redis (docs/getting-started.md), or connect-redis for express-session (docs/migrating.md). Every replica must also sign cookies with the same secret.',
+      "sessions kept in process memory (express-session's default MemoryStore, another in-memory session store, or a Map of login tokens)",
+    fix: 'Keep sessions in a store every replica shares: unpinned/redis (docs/getting-started.md), or connect-redis for express-session (docs/migrating.md). Every replica must also sign cookies with the same secret; login tokens go to Redis too, or are signed (JWT) with a key every replica has.',
   },
   'rate-limit-memory': {
     culprit:
@@ -196,6 +196,13 @@ export function diagnose(input: {
     (/callback|oauth|oidc|openid/i.test(path) && /[?&](state|code)=/.test(path))
   ) {
     return done('oauth-state-memory');
+  }
+  const bearer = reader.input.headers.find(([n]) => n.toLowerCase() === 'authorization');
+  if (bearer && reader.response.status === 401 && reference.response.status < 400) {
+    evidence.push(
+      `${reader.machine} answered 401 to the Authorization the request carried: it did not know that token`,
+    );
+    return done('session-memory');
   }
   const csrfSent =
     correlated.some((c) => csrfName.test(c.slot)) || sentNames(reader).some((n) => csrfName.test(n));

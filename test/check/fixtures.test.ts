@@ -6,9 +6,10 @@
  * replicas and its own redis-server.
  */
 import { join } from 'node:path';
+import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { type CheckResult, check } from '../../src/check/index.js';
-import { describeRedis } from '../helpers/redis-server.js';
+import { describeRedis, RedisServer } from '../helpers/redis-server.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'check');
 
@@ -59,6 +60,24 @@ describeRedis('unpinned check on fixture apps', () => {
     }
   });
 
+  it.concurrent('finds login tokens kept in a Map, with a journey written in code', async () => {
+    const result = await limited(() =>
+      check({
+        app: 'node apps/bearer-memory.mjs',
+        script: join(fixtures, 'journeys', 'bearer.mjs'),
+        cwd: fixtures,
+      }),
+    );
+    expect(result.findings[0]).toMatchObject({
+      step: 2,
+      request: 'GET /api/me',
+      kind: 'status',
+      culpritId: 'session-memory',
+      wroteOn: 'replica-1',
+      readOn: 'replica-2',
+    });
+  });
+
   describe.concurrent('calls clean apps stateless', () => {
     it('express-session with connect-redis (the same app as session-memory)', async () => {
       const result = await run('session-memory', { SESSION_STORE: 'redis' });
@@ -70,6 +89,29 @@ describeRedis('unpinned check on fixture apps', () => {
         'replica-1',
       ]);
       expect(result.restart).toEqual({ beforeStep: 4, replica: 'replica-1' });
+    });
+
+    it('with --redis, the replicas share the Redis given instead of a private one', async () => {
+      const server = await RedisServer.start();
+      const client = createClient({ url: server.url });
+      try {
+        const result = await limited(() =>
+          check({
+            app: 'node apps/session-memory.mjs',
+            har: join(fixtures, 'hars', 'session-memory.har'),
+            cwd: fixtures,
+            env: { SESSION_STORE: 'redis' },
+            redis: server.url,
+          }),
+        );
+        expect(result.verdict).toBe('stateless');
+        await client.connect();
+        // Every run's session is still there: a Redis the user gave is never emptied.
+        expect((await client.keys('sess:*')).length).toBeGreaterThanOrEqual(3);
+      } finally {
+        await client.close();
+        await server.close();
+      }
     });
 
     it('an app full of noise: dates, random ids, nonces, the pid and a boot id in headers and pages', async () => {
