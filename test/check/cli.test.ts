@@ -249,6 +249,25 @@ describeRedis('unpinned check (the command)', () => {
       );
     });
 
+    it('a journey script that is not one', async () => {
+      const none = join(scratch, 'none.mjs');
+      writeFileSync(none, 'export const steps = [];\n');
+      const empty = join(scratch, 'empty.mjs');
+      writeFileSync(empty, 'export default async function journey() {}\n');
+      const noDefault = await unpinned('--app', 'node apps/clean-cookie.mjs', '--script', none);
+      expectSetupError(
+        noDefault,
+        'UNPINNED_ERR_CHECK_SCRIPT_INVALID',
+        /must export a default async function/,
+      );
+      const noStep = await unpinned('--app', 'node apps/clean-cookie.mjs', '--script', empty);
+      expectSetupError(
+        noStep,
+        'UNPINNED_ERR_CHECK_SCRIPT_INVALID',
+        /made no request: a journey needs at least one step/,
+      );
+    });
+
     it('usage errors', async () => {
       const none = await unpinned('--har', har('clean-cookie'));
       expect(none.code).toBe(2);
