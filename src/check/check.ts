@@ -203,7 +203,10 @@ async function decide(
     `single-replica run 1 of 2: every step on ${names[0]}`,
   );
   if (reference.records.length === 0) {
-    throw new CheckError('UNPINNED_ERR_CHECK_SCRIPT_INVALID', `${source} made no request: a journey needs at least one step.`);
+    throw new CheckError(
+      'UNPINNED_ERR_CHECK_SCRIPT_INVALID',
+      `${source} made no request: a journey needs at least one step.`,
+    );
   }
   assertReplays(reference);
   const second = await run(

@@ -22,6 +22,12 @@ export type CulpritId =
   | 'id-sequence'
   | 'socket-io';
 
+/**
+ * What the check can name, and how to fix it: the `culprit` and `fix` of a finding.
+ *
+ * @example
+ * culprits['rate-limit-memory'].fix; // "Count in a shared store: rate-limit-redis's RedisStore …"
+ */
 export const culprits: Record<CulpritId, { culprit: string; fix: string }> = {
   'session-memory': {
     culprit:

@@ -220,7 +220,12 @@ export function findExtractor(view: ResponseView, value: string): Extractor | nu
   return textExtractor(view.text, value);
 }
 
-/** Reads the value an extractor names from a live response; undefined when it is not there. */
+/**
+ * Reads the value an extractor names from a live response; undefined when it is not there.
+ *
+ * @example
+ * extract({ kind: 'meta', name: 'csrf-token' }, liveView, (name) => jar.value(name)); // 'a9f…'
+ */
 export function extract(
   extractor: Extractor,
   view: ResponseView,

@@ -36,6 +36,12 @@ export interface FactContext {
 const maxJsonLeaves = 5000;
 const maxTextBytes = 2_000_000;
 
+/**
+ * The media type of a response, without parameters (RFC 9110 §8.3.1).
+ *
+ * @example
+ * mediaType([['content-type', 'text/HTML; charset=utf-8']]); // 'text/html'
+ */
 export function mediaType(headers: readonly [string, string][]): string {
   const value = headers.find(([n]) => n === 'content-type')?.[1] ?? '';
   return value.split(';')[0]!.trim().toLowerCase();

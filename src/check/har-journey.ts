@@ -51,7 +51,7 @@ function partsOf(ex: RecordedExchange): RequestParts {
   return { path: ex.url.pathname, query: ex.url.search, headers: ex.headers, body: ex.body };
 }
 
-export function describeSlot(where: Where): string {
+function describeSlot(where: Where): string {
   switch (where.in) {
     case 'path':
       return `path segment ${where.index + 1}`;

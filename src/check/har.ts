@@ -143,7 +143,12 @@ export function headerOf(headers: readonly [string, string][], name: string): st
   return headers.find(([n]) => n.toLowerCase() === name)?.[1];
 }
 
-/** RFC 6265 §5.4: `name=value; name2=value2`. */
+/**
+ * RFC 6265 §5.4: `name=value; name2=value2`.
+ *
+ * @example
+ * parseCookieHeader('sid=a1; theme=dark'); // [['sid', 'a1'], ['theme', 'dark']]
+ */
 export function parseCookieHeader(header: string): [string, string][] {
   return header
     .split(';')

@@ -31,7 +31,12 @@ export interface HtmlView {
 
 const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 
-/** Character references (https://html.spec.whatwg.org/multipage/syntax.html#character-references), the common ones. */
+/**
+ * Character references (https://html.spec.whatwg.org/multipage/syntax.html#character-references), the common ones.
+ *
+ * @example
+ * decodeEntities('fish &amp; chips &#x2014; &lt;3'); // 'fish & chips — <3'
+ */
 export function decodeEntities(text: string): string {
   return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, ref: string) => {
     if (ref[0] === '#') {

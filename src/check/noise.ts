@@ -161,7 +161,12 @@ function kindOf(key: string): DifferenceKind {
   return order.find(([pattern]) => pattern.test(key))?.[1] ?? 'body';
 }
 
-/** The first difference beyond noise, most telling first (status before a text node), or null. */
+/**
+ * The first difference beyond noise, most telling first (status before a text node), or null.
+ *
+ * @example
+ * compareStep(learnStep(a, [b]), rotated); // { kind: 'status', key: 'status', expected: '200', got: '302' }
+ */
 export function compareStep(
   model: StepModel,
   facts: Facts,

@@ -9,7 +9,7 @@ import { type LiveResponse, send } from './client.js';
 import type { CookieChange, JarCookie } from './cookie-jar.js';
 import { CookieJar } from './cookie-jar.js';
 import { CheckError } from './errors.js';
-import { type Facts, factsOf, mediaType } from './facts.js';
+import { type Facts, factsOf } from './facts.js';
 import { Machine, type MachineOptions } from './machine.js';
 import { type Identity, normalizer } from './normalize.js';
 
@@ -106,6 +106,12 @@ export class StopReplay extends Error {
   }
 }
 
+/**
+ * How a step is named in reports.
+ *
+ * @example
+ * label('POST', '/login?next=%2F'); // 'POST /login'
+ */
 export function label(method: string, path: string): string {
   return `${method} ${path.split('?')[0]}`;
 }
@@ -237,12 +243,4 @@ function failure(machine: Machine, step: number, stepLabel: string, cause: unkno
     `Step ${step + 1} (${stepLabel}) on ${machine.name} failed: ${(cause as Error).message}. The app accepted the connection but did not answer; a request that streams forever (server-sent events, long polling) cannot be a step.`,
     { cause },
   );
-}
-
-/** The body of a live response as text, when it is text. */
-export function responseText(record: StepRecord): string | null {
-  const type = mediaType(record.response.headers);
-  return /json|html|xml|^text\/|javascript|x-www-form-urlencoded/.test(type)
-    ? record.response.body.toString('utf8')
-    : null;
 }

@@ -4,7 +4,6 @@
  * multipart field, a JSON value, a custom header or a bearer token. Correlation
  * reads the recorded value of each slot and writes the live one back.
  */
-import { parseCookieHeader } from './har.js';
 
 export type Where =
   | { in: 'path'; index: number }
@@ -51,7 +50,7 @@ const decodeSafe = (s: string) => {
   }
 };
 
-export function boundaryOf(mimeType: string): string | null {
+function boundaryOf(mimeType: string): string | null {
   return /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(mimeType)?.slice(1).find(Boolean) ?? null;
 }
 
@@ -145,13 +144,6 @@ export function slotsOf(parts: RequestParts): Slot[] {
     }
   }
   return slots.filter((s) => keep(s.value));
-}
-
-/** Cookie names a request carried (for telling recorded-only cookies from the jar's). */
-export function cookieNames(headers: readonly [string, string][]): string[] {
-  return headers
-    .filter(([n]) => n.toLowerCase() === 'cookie')
-    .flatMap(([, v]) => parseCookieHeader(v).map(([k]) => k));
 }
 
 function replaceNth(
