@@ -5,6 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { registerCheck } from './check.js';
 import { registerConfig } from './config.js';
 import { registerLab } from './lab.js';
 import { registerLb } from './lb.js';
@@ -22,6 +23,7 @@ export function createProgram(): Command {
   registerLb(program);
   registerConfig(program);
   registerLab(program);
+  registerCheck(program);
   return program;
 }
 

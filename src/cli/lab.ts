@@ -78,6 +78,12 @@ async function lab(flags: LabFlags): Promise<void> {
     if (notes) console.log(`\n${notes}`);
     if (claims.length) console.log(`\nclaims (DESIGN.md §8):\n${formatClaims(claims)}`);
     if (flags.report) console.log(`\nreport: ${flags.report}/index.html`);
+    console.log(
+      '\ncheck your own app: unpinned check --app "node server.js" --har journey.har finds the state it keeps in one process (docs/check.md)',
+    );
+    console.log(
+      '\ncheck your own app: unpinned check --app "node server.js" --har journey.har finds the state it keeps in one process (docs/check.md)',
+    );
   } finally {
     progress.stop();
   }

@@ -73,6 +73,9 @@ export async function up(flags: UpFlags): Promise<void> {
   console.log(
     `\nOpen ${system.url} (the shop) and ${control.url}/ (the dashboard) · Ctrl-C stops everything.`,
   );
+  console.log(
+    'Check your own app before it leaves sticky sessions: unpinned check --app "node server.js" --har journey.har (docs/check.md).',
+  );
 }
 
 function printStatus(status: SystemStatus, control?: string): void {

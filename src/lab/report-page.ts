@@ -107,6 +107,12 @@ export function reportPage(): string {
 <ul id="claims"></ul>
 <div class="pair"><div id="latency"></div><div id="losses"></div></div>
 <div id="scenarios"></div>
+<h2>Check your own app</h2>
+<p>The shop keeps its sessions in the shared store, so nothing is lost above. Your app may keep
+other state in one process too: rate-limit counters, CSRF secrets, OAuth state, caches, uploads on
+local disk. <code>unpinned check --app "node server.js" --har journey.har</code> runs it as replicas,
+replays a journey you recorded in your browser, and names what it keeps to itself
+(<code>docs/check.md</code> in the unpinned package).</p>
 <script>${script}</script>
 </body>
 </html>

@@ -14,6 +14,10 @@ export interface AppSpec {
   command: readonly string[];
   env: Record<string, string>;
   healthPath: string;
+  /** 'ok' (default): ready when `healthPath` answers 2xx; 'answers': when it answers at all. */
+  readyWhen?: 'ok' | 'answers';
+  /** Working directory of the process (default: this process's). */
+  cwd?: string;
   startTimeoutMs: number;
   stopTimeoutMs: number;
 }
@@ -40,12 +44,25 @@ export class AppProcess {
     return this.#child?.pid;
   }
 
+  /** The end of what the process wrote to stdout and stderr (for error messages). */
+  get output(): string {
+    return this.#log.join('');
+  }
+
+  /** How the process ended, or null while it runs (or before it started). */
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | null {
+    const child = this.#child;
+    if (!child || (child.exitCode === null && child.signalCode === null)) return null;
+    return { code: child.exitCode, signal: child.signalCode };
+  }
+
   /** Start and wait until the health check answers 2xx. */
   async start(): Promise<void> {
     this.port = await freePort();
     const [file, ...args] = this.#spec.command;
     const child = spawn(file!, args, {
       env: { ...process.env, ...this.#spec.env, PORT: String(this.port), SERVER_NAME: this.name },
+      ...(this.#spec.cwd ? { cwd: this.#spec.cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
@@ -78,7 +95,7 @@ export class AppProcess {
       try {
         const res = await fetch(`${this.url}${this.#spec.healthPath}`, { signal: AbortSignal.timeout(1000) });
         await res.body?.cancel();
-        if (res.ok) return;
+        if (res.ok || this.#spec.readyWhen === 'answers') return;
       } catch {
         // not listening yet
       }

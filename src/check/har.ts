@@ -1,0 +1,191 @@
+/**
+ * Reading a recorded journey: HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/)
+ * as Chrome's and Firefox's developer tools ("Save all as HAR") and Playwright's
+ * `recordHar` write it. Only what a replay needs is kept; everything else in the
+ * file (timings, pages, `_initiator`, `_securityDetails`) is ignored.
+ */
+import { readFileSync } from 'node:fs';
+import { CheckError } from './errors.js';
+
+/** One request and response of the recording, as the app answered it then. */
+export interface RecordedExchange {
+  /** Position in the HAR's entries, after sorting by start time. */
+  entry: number;
+  method: string;
+  url: URL;
+  /** Request headers as recorded (names as written). */
+  headers: [string, string][];
+  /** Cookies the browser sent (from the Cookie header, else `request.cookies`). */
+  cookies: [string, string][];
+  /** Chrome's `_fromCache`: answered from the browser's cache, never sent to the app. */
+  fromCache: boolean;
+  body: { mimeType: string; text: string } | null;
+  response: {
+    status: number;
+    headers: [string, string][];
+    setCookies: string[];
+    mimeType: string;
+    /** Body text; null when the recording left it out or it is binary. */
+    text: string | null;
+  };
+}
+
+export interface Recording {
+  creator: string;
+  exchanges: RecordedExchange[];
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function invalid(file: string, why: string, cause?: unknown): CheckError {
+  return new CheckError(
+    'UNPINNED_ERR_CHECK_HAR_INVALID',
+    `${file} is not a HAR file the check can replay: ${why}. Record one with your browser's developer tools (Network tab, "Save all as HAR") or Playwright's recordHar (see docs/check.md).`,
+    { cause },
+  );
+}
+
+/**
+ * Reads and validates a HAR file.
+ *
+ * @example
+ * const { exchanges } = readHar('journey.har');
+ */
+export function readHar(file: string): Recording {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (cause) {
+    throw invalid(file, `it cannot be read (${(cause as Error).message})`, cause);
+  }
+  // Playwright writes a zip (HAR plus attached bodies) when the path ends in .zip.
+  if (raw.subarray(0, 2).toString('latin1') === 'PK') {
+    throw invalid(
+      file,
+      'it is a zip archive; record to a path ending in .har (Playwright then embeds bodies)',
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));
+  } catch (cause) {
+    throw invalid(file, `it is not JSON (${(cause as Error).message})`, cause);
+  }
+  // HAR 1.2 §log: the root object has a single `log` with `entries`.
+  if (!isObject(doc) || !isObject(doc.log) || !Array.isArray(doc.log.entries)) {
+    throw invalid(file, 'it has no "log.entries" array');
+  }
+  const creator = isObject(doc.log.creator) ? String(doc.log.creator.name ?? 'unknown') : 'unknown';
+  const entries = doc.log.entries.map((entry, i) => parseEntry(file, entry, i));
+  // Entries are in start order in every recorder we know; sort anyway (stable) so a
+  // hand-merged file replays in the order things happened.
+  const order = entries
+    .map((e, i) => ({ e, i, t: Date.parse(e.started) }))
+    .sort((x, y) => (Number.isNaN(x.t) || Number.isNaN(y.t) ? 0 : x.t - y.t) || x.i - y.i);
+  return { creator, exchanges: order.map(({ e }, entry) => ({ ...e.exchange, entry })) };
+}
+
+function parseEntry(
+  file: string,
+  entry: unknown,
+  i: number,
+): { started: string; exchange: RecordedExchange } {
+  const where = `entry ${i + 1}`;
+  if (!isObject(entry) || !isObject(entry.request) || !isObject(entry.response)) {
+    throw invalid(file, `${where} has no request and response objects`);
+  }
+  const { request, response } = entry;
+  if (typeof request.method !== 'string' || typeof request.url !== 'string') {
+    throw invalid(file, `${where} has no request.method and request.url`);
+  }
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch (cause) {
+    throw invalid(file, `${where} has an unreadable URL (${request.url})`, cause);
+  }
+  const headers = nameValues(request.headers);
+  const cookieHeader = headers.filter(([n]) => n.toLowerCase() === 'cookie').map(([, v]) => v);
+  const cookies = cookieHeader.length
+    ? parseCookieHeader(cookieHeader.join('; '))
+    : nameValues(request.cookies);
+  const responseHeaders = nameValues(response.headers);
+  const content = isObject(response.content) ? response.content : {};
+  return {
+    started: typeof entry.startedDateTime === 'string' ? entry.startedDateTime : '',
+    exchange: {
+      entry: i,
+      method: request.method.toUpperCase(),
+      url,
+      headers,
+      cookies,
+      fromCache: Boolean(entry._fromCache),
+      body: parseBody(request.postData, headers),
+      response: {
+        status: typeof response.status === 'number' ? response.status : 0,
+        headers: responseHeaders,
+        setCookies: setCookiesOf(responseHeaders, response.cookies),
+        mimeType: String(content.mimeType ?? headerOf(responseHeaders, 'content-type') ?? ''),
+        text: contentText(content),
+      },
+    },
+  };
+}
+
+function nameValues(list: unknown): [string, string][] {
+  if (!Array.isArray(list)) return [];
+  return list.filter(isObject).map((h) => [String(h.name ?? ''), String(h.value ?? '')]);
+}
+
+export function headerOf(headers: readonly [string, string][], name: string): string | undefined {
+  return headers.find(([n]) => n.toLowerCase() === name)?.[1];
+}
+
+/**
+ * RFC 6265 §5.4: `name=value; name2=value2`.
+ *
+ * @example
+ * parseCookieHeader('sid=a1; theme=dark'); // [['sid', 'a1'], ['theme', 'dark']]
+ */
+export function parseCookieHeader(header: string): [string, string][] {
+  return header
+    .split(';')
+    .map((part) => part.trim())
+    .filter((part) => part.includes('='))
+    .map((part) => {
+      const eq = part.indexOf('=');
+      return [part.slice(0, eq).trim(), part.slice(eq + 1).trim()];
+    });
+}
+
+/** Set-Cookie lines; some recorders fold several into one header with newlines. */
+function setCookiesOf(headers: [string, string][], cookies: unknown): string[] {
+  const lines = headers
+    .filter(([n]) => n.toLowerCase() === 'set-cookie')
+    .flatMap(([, v]) => v.split('\n'))
+    .filter(Boolean);
+  if (lines.length || !Array.isArray(cookies)) return lines;
+  return cookies.filter(isObject).map((c) => `${String(c.name)}=${String(c.value ?? '')}`);
+}
+
+function parseBody(postData: unknown, headers: [string, string][]): RecordedExchange['body'] {
+  if (!isObject(postData)) return null;
+  const mimeType = String(postData.mimeType ?? headerOf(headers, 'content-type') ?? '');
+  if (typeof postData.text === 'string') return { mimeType, text: postData.text };
+  // HAR 1.2 §postData: `params` instead of `text` for posted forms (older Firefox).
+  const params = nameValues(postData.params);
+  if (!params.length) return null;
+  return { mimeType: 'application/x-www-form-urlencoded', text: new URLSearchParams(params).toString() };
+}
+
+const textual = /^(text\/|application\/(.*\+)?(json|xml|javascript|x-www-form-urlencoded)|image\/svg)/i;
+
+function contentText(content: Json): string | null {
+  if (typeof content.text !== 'string') return null;
+  // HAR 1.2 §content: `encoding: "base64"` for bodies that are not text as recorded.
+  if (content.encoding !== 'base64') return content.text;
+  if (!textual.test(String(content.mimeType ?? ''))) return null;
+  return Buffer.from(content.text, 'base64').toString('utf8');
+}

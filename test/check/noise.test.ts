@@ -1,0 +1,188 @@
+/** What the check compares, and what it ignores: normalization, facts, learned noise. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ancestors, type Facts, factsOf } from '../../src/check/facts.js';
+import { scanHtml } from '../../src/check/html.js';
+import { compareStep, learnStep } from '../../src/check/noise.js';
+import { normalizer } from '../../src/check/normalize.js';
+
+const identity = {
+  name: 'replica-2',
+  pid: 4242,
+  port: 40111,
+  paths: ['/tmp/unpinned-check-x/rotation-replica-2'],
+};
+const mask = normalizer(identity);
+
+function facts(body: string, type = 'text/html', status = 200, headers: [string, string][] = []): Facts {
+  return factsOf(
+    { status, headers: [['content-type', type], ...headers], body: Buffer.from(body) },
+    { normalize: mask, origins: ['https://shop.example'], cookies: [] },
+  );
+}
+
+describe('normalize', () => {
+  it("masks the serving replica's name, pid, port and directories", () => {
+    expect(
+      mask(
+        'replica-2 (pid 4242) on :40111 in /tmp/unpinned-check-x/rotation-replica-2/app/uploads; not replica-20',
+      ),
+    ).toBe('⟨replica⟩ (pid ⟨pid⟩) on :⟨port⟩ in ⟨dir⟩/app/uploads; not replica-20');
+  });
+
+  it('masks dates, times, epoch timestamps, UUIDs and random tokens, and leaves ids and words alone', () => {
+    const now = Date.now();
+    expect(
+      mask(`at 2025-03-04T05:06:07.891Z, Tue, 04 Mar 2025 05:06:07 GMT, ${now}, ${Math.floor(now / 1000)}`),
+    ).toBe('at ⟨time⟩, ⟨time⟩, ⟨epoch⟩, ⟨epoch⟩');
+    expect(
+      mask('id 3f0a2b4c-1d2e-4f50-8a6b-7c8d9e0f1a2b token Zk9uX2Q3bGx4cTJ3ZXJ0eQ order 1234567890'),
+    ).toBe('id ⟨uuid⟩ token ⟨token⟩ order 1234567890');
+    expect(mask('/orders/17/items/3 internationalization')).toBe('/orders/17/items/3 internationalization');
+    // By shape, not by luck: a random base64url token with a single digit is still a token.
+    expect(mask('csrf Nejs-_EOso5OJPXyYZAFbBIC')).toBe('csrf ⟨token⟩');
+  });
+
+  it('is idempotent on any text', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        expect(mask(mask(s))).toBe(mask(s));
+      }),
+    );
+  });
+});
+
+describe('html', () => {
+  it('reads text, links, forms with their fields and meta tags, and skips scripts and styles', () => {
+    const view = scanHtml(`<html><head><meta name="csrf-token" content="t&amp;1"><style>p{color:red}</style>
+      <script>var x = "<form>";</script></head><body><p>Logged in as <b>ann</b></p><a href='/orders?page=2'>Orders</a>
+      <form method=post action="/cart/add"><input type="hidden" name="sku" value="tea"><textarea name="note">hi &lt;3</textarea><button>Add</button></form>
+      <!-- <p>hidden</p> --></body></html>`);
+    expect(view.text).toEqual(['Logged in as', 'ann', 'Orders', 'Add']);
+    expect(view.links).toEqual(['/orders?page=2']);
+    expect(view.meta).toEqual([{ name: 'csrf-token', content: 't&1' }]);
+    expect(view.forms).toEqual([
+      {
+        method: 'POST',
+        action: '/cart/add',
+        fields: [
+          { name: 'sku', type: 'hidden', value: 'tea' },
+          { name: 'note', type: 'textarea', value: 'hi <3' },
+        ],
+      },
+    ]);
+  });
+
+  it('never throws on any input', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        scanHtml(`${a}<form action="${b}"><input name=${a} value='${b}'>${b}<script>${a}`);
+      }),
+    );
+  });
+});
+
+describe('facts', () => {
+  it('turns JSON into paths, redirects into path and query, and reads rate-limit headers', () => {
+    const json = facts('{"user":{"name":"ann"},"cart":[],"n":2}', 'application/json; charset=utf-8');
+    expect(Object.fromEntries(json.scalar)).toEqual({
+      status: '200',
+      'content-type': 'application/json',
+      'json$.user.name': 's:ann',
+      'json$.cart': '[]',
+      'json$.n': 'n:2',
+    });
+    const redirect = facts('', 'text/plain', 303, [
+      ['location', 'https://shop.example/orders/17?state=x1'],
+      ['ratelimit', 'limit=5, remaining=3, reset=60'],
+    ]);
+    expect(redirect.scalar.get('location.path')).toBe('/orders/17');
+    expect(redirect.scalar.get('location.origin')).toBeUndefined();
+    expect(redirect.scalar.get('location.query.state')).toBe('x1');
+    expect(redirect.scalar.get('header.ratelimit-remaining')).toBe('3');
+  });
+
+  it('names the containers a fact sits in', () => {
+    expect(ancestors('json$.cart[0].sku')).toEqual(['json$.cart[0]', 'json$.cart', 'json$']);
+    expect(ancestors('json$["a.b"].c')).toEqual(['json$["a.b"]', 'json$']);
+    expect(ancestors('form[1].csrf#0')).toEqual(['form[1]', 'forms']);
+    expect(ancestors('cookie.sid=')).toEqual(['cookie.sid', 'cookie']);
+  });
+});
+
+describe('noise', () => {
+  it('masks what differed between single-replica runs and finds what else differs', () => {
+    const a = facts('{"requestId":"a1","user":"ann","cart":{"tea":1}}', 'application/json');
+    const b = facts('{"requestId":"b2","user":"ann","cart":{"tea":1}}', 'application/json');
+    const model = learnStep(a, [b]);
+    expect(
+      compareStep(model, facts('{"requestId":"c3","user":"ann","cart":{"tea":1}}', 'application/json')),
+    ).toBe(null);
+    expect(
+      compareStep(model, facts('{"requestId":"c3","user":null,"cart":{"tea":1}}', 'application/json')),
+    ).toEqual({
+      kind: 'json',
+      key: 'json$.user',
+      expected: 's:ann',
+      got: 'null',
+    });
+    expect(
+      compareStep(model, facts('{"requestId":"c3","user":"ann","cart":{}}', 'application/json')),
+    ).toMatchObject({
+      kind: 'json',
+      key: 'json$.cart.tea',
+      got: null,
+    });
+  });
+
+  it('masks a value that differed before normalization even when it did not after (two random tokens)', () => {
+    const meta = (token: string) => facts(`<meta name="csrf-token" content="${token}"><p>hi</p>`);
+    const model = learnStep(meta('Ab1Cd2Ef3Gh4Ij5Kl6'), [meta('Zy9Xw8Vu7Ts6Rq5Po4')]);
+    expect(compareStep(model, meta('nejsqeosoxojpxyyzafb'))).toBe(null);
+  });
+
+  it('tolerates keys under a container whose keys varied (a map keyed by random ids)', () => {
+    const a = facts('{"sessions":{"k1":{"at":1}},"user":"ann"}', 'application/json');
+    const b = facts('{"sessions":{"k2":{"at":1}},"user":"ann"}', 'application/json');
+    const model = learnStep(a, [b]);
+    expect(compareStep(model, facts('{"sessions":{"k3":{"at":1}},"user":"ann"}', 'application/json'))).toBe(
+      null,
+    );
+    expect(
+      compareStep(model, facts('{"sessions":{"k3":{"at":1}},"user":"ann","extra":1}', 'application/json')),
+    ).toMatchObject({ key: 'json$.extra' });
+  });
+
+  it('learns varying words of a text node and ignores the order of text', () => {
+    const page = (n: number, tips: string[]) =>
+      facts(
+        `<p>Hello <b>ann</b></p><ul>${tips.map((t) => `<li>${t}</li>`).join('')}</ul><footer>up ${n} ms</footer>`,
+      );
+    const model = learnStep(page(12, ['a', 'b']), [page(15, ['b', 'a'])]);
+    expect(compareStep(model, page(2000, ['b', 'a']))).toBe(null);
+    expect(
+      compareStep(
+        model,
+        facts('<p>Hello <b>bea</b></p><ul><li>a</li><li>b</li></ul><footer>up 9 ms</footer>'),
+      ),
+    ).toEqual({
+      kind: 'html',
+      key: 'ann',
+      expected: 'ann',
+      got: 'bea',
+    });
+  });
+
+  it('puts a status before everything else and page text before forms', () => {
+    const a = facts('<p>Logged in as ann</p><form method="post" action="/logout"></form>');
+    const model = learnStep(a, [a]);
+    const loggedOut = facts('<p>Log in</p><form method="post" action="/login"></form>');
+    expect(compareStep(model, loggedOut)).toMatchObject({
+      kind: 'html',
+      expected: 'Logged in as ann',
+      got: 'Log in',
+    });
+    const redirected = facts('<p>Log in</p>', 'text/html', 302, [['location', '/login']]);
+    expect(compareStep(model, redirected)).toMatchObject({ kind: 'status', expected: '200', got: '302' });
+  });
+});
