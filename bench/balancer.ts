@@ -10,14 +10,14 @@
  * one more interleaved target, prints the paired ratios of this build to it, adds `baseline` to
  * the JSON line and writes bench/results/balancer-ab.json instead of the published results.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { renderBenchmarksSection } from './balancer-report.js';
+import { children, freePort, lastPid, runBenchmark, startProcess } from './children.js';
 import { writeDocSection } from './doc-section.js';
 
 const here = new URL('.', import.meta.url).pathname; // dist/bench/
@@ -40,7 +40,6 @@ interface Sample {
 /** `pids`: the processes doing the target's work (the proxy; for direct, both app servers). */
 type Target = { key: string; label: string; urls: string[]; pids: number[] };
 
-const children: ChildProcess[] = [];
 const tmp = mkdtempSync(join(tmpdir(), 'unpinned-bench-'));
 
 async function main(): Promise<void> {
@@ -283,10 +282,6 @@ const clockTicks = (() => {
   }
 })();
 
-function lastPid(): number {
-  return children.at(-1)!.pid!;
-}
-
 function printTable(targets: Target[], r: Record<string, Sample>): void {
   const hap = r.haproxy;
   const peer = r.nodePeer;
@@ -346,30 +341,6 @@ async function startNode(script: string, args: string[]): Promise<number> {
 }
 
 /** Spawns a child that prints "port N" (or our CLI's "listening on http://host:N"). */
-async function startProcess(cmd: string, args: string[]): Promise<number> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  for await (const chunk of child.stdout!) {
-    out += chunk;
-    const m = /port (\d+)|listening on http:\/\/[^:]+:(\d+)/.exec(out);
-    if (m) {
-      child.stdout!.resume();
-      return Number(m[1] ?? m[2]);
-    }
-  }
-  throw new Error(`${cmd} ${args.join(' ')} exited before printing its port:\n${out}`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function startHaproxy(backends: number[]): Promise<string> {
   const port = await freePort();
   const conf = join(tmp, 'haproxy.cfg');
@@ -474,17 +445,4 @@ function pkgVersion(name: string): string {
   return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
 
-function stopAll(): void {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
-}
-
-process.on('exit', stopAll);
-process.on('SIGINT', () => process.exit(130));
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main, tmp);

@@ -100,13 +100,32 @@ export class Balancer extends EventEmitter {
 
   #createServer(): Server {
     const s = this.#settings;
-    const nodeSide = new NodeSide();
-    // Host is checked in the proxy (not by Node) so that its 400 carries our error code.
-    const server = createServer({ maxHeaderSize: s.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
-      if (nodeSide.admit(req, res)) proxyRequest(this.#core, req, res);
-    });
-    server.keepAliveTimeout = s.timeouts.clientKeepAliveMs;
-    server.headersTimeout = s.timeouts.clientHeadersMs;
+    const t = s.timeouts;
+    const nodeSide = new NodeSide(t.clientBodyMs);
+    const server = createServer(
+      {
+        maxHeaderSize: s.maxHeaderBytes,
+        // Host is checked in the proxy (not by Node) so that its 400 carries our error code.
+        requireHostHeader: false,
+        headersTimeout: t.clientHeadersMs,
+        requestTimeout: t.clientRequestMs,
+        // Node enforces both timeouts on this sweep (30 s by default): a slow head would live
+        // up to that much past its deadline.
+        connectionsCheckingInterval: Math.min(1_000, t.clientHeadersMs),
+      },
+      (req, res) => {
+        if (nodeSide.admit(req, res)) proxyRequest(this.#core, req, res);
+      },
+    );
+    server.keepAliveTimeout = t.clientKeepAliveMs;
+    // Excess connections are closed as they arrive (HAProxy's maxconn queues them instead;
+    // Node offers no way to leave them in the backlog), and counted.
+    if (s.maxConnections !== null) server.maxConnections = s.maxConnections;
+    server.on('drop', () => this.#core.metrics.connectionsDropped++);
+    // A socket with no traffic for the shorter of the two: node-side.ts decides what it means.
+    const stallMs = Math.min(t.clientSendMs, t.clientBodyMs);
+    server.timeout = stallMs;
+    server.on('timeout', (socket: Socket) => nodeSide.onStall(socket));
     // One field more than the limit is kept, so that an excess is seen (request-head.ts).
     server.maxHeadersCount = s.maxHeaderCount + 1;
     // Every accepted socket goes to the client side's own reader first (downstream.ts); it gives
@@ -122,10 +141,16 @@ export class Balancer extends EventEmitter {
     this.#clientSide = new ClientSide(this.#core, {
       maxHeaderBytes: s.maxHeaderBytes,
       maxHeaderCount: s.maxHeaderCount,
-      keepAliveMs: s.timeouts.clientKeepAliveMs,
-      headersMs: s.timeouts.clientHeadersMs,
+      keepAliveMs: t.clientKeepAliveMs,
+      headersMs: t.clientHeadersMs,
+      stallMs,
     });
-    server.on('connection', (socket: Socket) => this.#clientSide.accept(socket));
+    server.on('connection', (socket: Socket) => {
+      const metrics = this.#core.metrics;
+      metrics.clientConnections++;
+      socket.once('close', () => metrics.clientConnections--);
+      this.#clientSide.accept(socket);
+    });
     server.on('upgrade', (req, socket, head) => relayUpgrade(this.#core, req, socket, head));
     // Malformed requests are refused by Node's strict parser before any handler runs, and
     // answered here after whatever ran before them on the connection (node-side.ts).

@@ -8,6 +8,12 @@
  * - panic threshold 50% (Envoy `healthy_panic_threshold`);
  * - 3 attempts per request (HAProxy `retries 3`), retry budget 20% with a floor of 3 (Envoy);
  * - connect timeout 5 s, response headers and idle 60 s (nginx `proxy_read_timeout 60s`);
+ * - a client that takes no response bytes, or sends no body bytes, for 60 s is cut off (nginx
+ *   `send_timeout`, `client_body_timeout`); a whole request within 300 s (Node's
+ *   `requestTimeout`); a WebSocket tunnel idle for 1 h is closed (HAProxy `timeout tunnel 1h`,
+ *   the value its documentation gives);
+ * - 10,000 client connections at once (HAProxy derives `maxconn` from the file limit; this is
+ *   a fixed default that fits the usual 20k+ limits, with a server connection per client);
  * - request headers up to 16 KiB (Node's default) and 101 header fields (HAProxy
  *   `tune.http.maxhdr`), no body limit unless set.
  */
@@ -58,11 +64,21 @@ export interface BalancerOptions {
     shutdownMs?: number;
     /** After one side of a WebSocket tunnel closes its end, how long the other side has to. */
     tunnelFinMs?: number;
+    /** A WebSocket tunnel in which no byte moved either way for this long is closed. */
+    tunnelIdleMs?: number;
+    /** A client that takes none of a response for this long is cut off (nginx `send_timeout`). */
+    clientSendMs?: number;
+    /** A client that sends none of a request body for this long gets 408 (nginx `client_body_timeout`). */
+    clientBodyMs?: number;
+    /** A request (head and body) read by Node's server must arrive whole within this long. */
+    clientRequestMs?: number;
   };
   limits?: {
     maxHeaderBytes?: number;
     /** Header fields a request may have; one more is answered 431, never cut silently. */
     maxHeaderCount?: number;
+    /** Client connections open at once; more are closed as they arrive (null: no cap). */
+    maxConnections?: number | null;
     maxBodyBytes?: number | null;
     connectionsPerBackend?: number | null;
   };
@@ -102,6 +118,7 @@ export interface Settings {
   timeouts: Required<NonNullable<BalancerOptions['timeouts']>>;
   maxHeaderBytes: number;
   maxHeaderCount: number;
+  maxConnections: number | null;
   maxBodyBytes: number | null;
   connectionsPerBackend: number | null;
   servedByHeader: string | undefined;
@@ -121,6 +138,14 @@ export function resolveSettings(options: BalancerOptions): Settings {
   const retry = options.retry ?? {};
   const t = options.timeouts ?? {};
   const limits = options.limits ?? {};
+  const clientRequestMs = t.clientRequestMs ?? 300_000;
+  // Node refuses a head deadline longer than the whole request's (both are Node's own timers).
+  if (clientRequestMs > 0 && (t.clientHeadersMs ?? 30_000) > clientRequestMs)
+    invalid(
+      'timeouts.clientHeadersMs',
+      `at most timeouts.clientRequestMs (${clientRequestMs})`,
+      t.clientHeadersMs,
+    );
   return {
     backends: (options.backends ?? []).map((b) => (typeof b === 'string' ? { url: b } : { ...b })),
     strategy,
@@ -148,9 +173,17 @@ export function resolveSettings(options: BalancerOptions): Settings {
       upstreamKeepAliveMs: int('timeouts.upstreamKeepAliveMs', t.upstreamKeepAliveMs ?? 4_000, 1),
       shutdownMs: int('timeouts.shutdownMs', t.shutdownMs ?? 10_000, 0),
       tunnelFinMs: int('timeouts.tunnelFinMs', t.tunnelFinMs ?? 10_000, 1),
+      tunnelIdleMs: int('timeouts.tunnelIdleMs', t.tunnelIdleMs ?? 3_600_000, 1),
+      clientSendMs: int('timeouts.clientSendMs', t.clientSendMs ?? 60_000, 1),
+      clientBodyMs: int('timeouts.clientBodyMs', t.clientBodyMs ?? 60_000, 1),
+      clientRequestMs: int('timeouts.clientRequestMs', t.clientRequestMs ?? 300_000, 0),
     },
     maxHeaderBytes: int('limits.maxHeaderBytes', limits.maxHeaderBytes ?? 16_384, 1024),
     maxHeaderCount: int('limits.maxHeaderCount', limits.maxHeaderCount ?? 101, 1),
+    maxConnections:
+      limits.maxConnections === null
+        ? null
+        : int('limits.maxConnections', limits.maxConnections ?? 10_000, 1),
     maxBodyBytes: limits.maxBodyBytes == null ? null : int('limits.maxBodyBytes', limits.maxBodyBytes, 0),
     connectionsPerBackend:
       limits.connectionsPerBackend == null

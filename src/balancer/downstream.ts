@@ -58,6 +58,8 @@ export interface ClientSideSettings {
   keepAliveMs: number;
   /** A request head must arrive whole within this long (Node's `headersTimeout`). */
   headersMs: number;
+  /** A client that takes nothing queued for it for this long is cut off. */
+  stallMs: number;
 }
 
 /**
@@ -113,6 +115,13 @@ class ClientConnection {
   readonly #socket: Socket;
   /** Bytes read and not yet parsed: a partial head, or a pipelined request. */
   #pending: Buffer | undefined;
+  /**
+   * Room that a head arriving in pieces grows into (doubling), so a head trickled a byte at a
+   * time costs linear work, not a copy of everything so far per byte (slowloris).
+   */
+  #room: Buffer | undefined;
+  /** Bytes at the start of `#pending` known not to hold the end of the head. */
+  #scanned = 0;
   #response: FastResponse | undefined;
   #timerKind = NO_TIMER;
   #keepAliveTimer: NodeJS.Timeout | undefined;
@@ -131,6 +140,8 @@ class ClientConnection {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
+    socket.on('timeout', this.#onStall);
+    socket.setTimeout(side.settings.stallMs);
     this.#arm(HEADERS);
   }
 
@@ -155,10 +166,43 @@ class ClientConnection {
     // After a response that closes the connection, later requests are not served (RFC 9112
     // §9.6; Node's parser refuses them too).
     if (this.#ending) return;
-    this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    this.#append(chunk);
     // A pipelined request waits, unread, until the response in flight is done.
     if (this.#response) this.#socket.pause();
     else this.#parse();
+  };
+
+  #append(chunk: Buffer): void {
+    const pending = this.#pending;
+    if (!pending) {
+      this.#pending = chunk;
+      this.#scanned = 0;
+      return;
+    }
+    const length = pending.length + chunk.length;
+    let room = this.#room;
+    // Grow in place when `pending` is the start of the room and the chunk fits after it.
+    if (
+      !room ||
+      room.length < length ||
+      pending.buffer !== room.buffer ||
+      pending.byteOffset !== room.byteOffset
+    ) {
+      room = Buffer.allocUnsafe(Math.max(length, 2 * pending.length, 1024));
+      pending.copy(room);
+      this.#room = room;
+    }
+    chunk.copy(room, pending.length);
+    this.#pending = room.subarray(0, length);
+  }
+
+  /**
+   * The socket saw no traffic for `stallMs` (Node's socket timeout): a client that takes none of
+   * what is queued for it is cut off (nginx `send_timeout`). An idle connection, or one waiting
+   * for a server's answer, is left to its own timers.
+   */
+  readonly #onStall = (): void => {
+    if (this.#socket.writableLength > 0) this.#socket.destroy();
   };
 
   /** The client ended its side: like Node's server (httpAllowHalfOpen false), end ours. */
@@ -211,15 +255,20 @@ class ClientConnection {
   #parse(): void {
     const buf = this.#pending;
     if (!buf || this.closed || this.#ending) return;
-    const request = readRequest(buf, this.#socket, this.#side.settings);
+    const request = readRequest(buf, this.#socket, this.#side.settings, this.#scanned);
     if (request === HAND_OVER) return void this.#handOver();
     if (request === INCOMPLETE) {
+      // The end of the head is not in what arrived so far (it may start in its last 3 bytes).
+      this.#scanned = Math.max(0, buf.length - 3);
       // The first bytes of a new head start its deadline.
       if (this.#timerKind !== HEADERS) this.#arm(HEADERS);
       return;
     }
     const end = request.headLength;
     this.#pending = end < buf.length ? buf.subarray(end) : undefined;
+    this.#scanned = 0;
+    // An idle keep-alive connection keeps no room: 10,000 of them would hold 10,000 buffers.
+    this.#room = undefined;
     this.#timerKind = NO_TIMER;
     const response = new FastResponse(this, request.method === 'HEAD', request.close);
     this.#response = response;
@@ -276,6 +325,8 @@ class ClientConnection {
     socket.removeListener('error', this.#onError);
     socket.removeListener('close', this.#onClose);
     socket.removeListener('drain', this.#onDrain);
+    // Node's server sets its own socket timeout and listener (balancer.ts: server.timeout).
+    socket.removeListener('timeout', this.#onStall);
     this.#side.forget(this);
     this.#side.core.handToNode(socket, rest);
   }
@@ -314,9 +365,10 @@ export function readRequest(
   buf: Buffer,
   socket: Socket,
   settings: Pick<ClientSideSettings, 'maxHeaderBytes' | 'maxHeaderCount'>,
+  searchFrom = 0,
 ): FastRequest | typeof INCOMPLETE | typeof HAND_OVER {
   const { maxHeaderBytes } = settings;
-  const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+  const end = buf.indexOf('\r\n\r\n', searchFrom, 'latin1');
   if (end < 0) return buf.length >= maxHeaderBytes ? HAND_OVER : INCOMPLETE;
   // Node counts the head with its final CRLFs against maxHeaderSize; be no more lenient.
   if (end + 4 > maxHeaderBytes) return HAND_OVER;

@@ -53,6 +53,8 @@ export const balancerErrorCodes = {
     'The request is malformed HTTP, for example conflicting Content-Length and Transfer-Encoding (a request smuggling attempt). It was answered 400 and never forwarded. Fix the client.',
   UNPINNED_ERR_LB_UNSUPPORTED_CODING:
     'The request uses a transfer coding other than chunked (for example `Transfer-Encoding: gzip, chunked`); the balancer would lose it when it re-frames the body, so it answers 501 and forwards nothing. Send the body with `Content-Encoding` instead, or plain chunked.',
+  UNPINNED_ERR_LB_CLIENT_TIMEOUT:
+    'The client sent part of a request body, then nothing for `timeouts.clientBodyMs` (answered 408, the upload to the server stopped and the connection closed). Send the body without long pauses, or raise the timeout for slow uploads.',
   UNPINNED_ERR_LB_SHUTTING_DOWN:
     'The balancer is shutting down and takes no new requests (answered 503). Retry against another balancer instance.',
   UNPINNED_ERR_LB_UPGRADE_FAILED:
@@ -84,6 +86,7 @@ const statusOf: Partial<Record<BalancerErrorCode, number>> = {
   UNPINNED_ERR_LB_HEADERS_TOO_LARGE: 431,
   UNPINNED_ERR_LB_BAD_REQUEST: 400,
   UNPINNED_ERR_LB_UNSUPPORTED_CODING: 501,
+  UNPINNED_ERR_LB_CLIENT_TIMEOUT: 408,
   UNPINNED_ERR_LB_SHUTTING_DOWN: 503,
   UNPINNED_ERR_LB_UPGRADE_FAILED: 502,
   UNPINNED_ERR_LB_INVALID_OPTION: 500,

@@ -21,6 +21,10 @@ export class Metrics {
   readonly #errors = new Map<string, number>();
   retries = 0;
   retryBudgetExhausted = 0;
+  /** Client connections open now (upgraded ones included). */
+  clientConnections = 0;
+  /** Connections closed at once because `limits.maxConnections` were open. */
+  connectionsDropped = 0;
 
   #stats(id: string): ServerStats {
     let stats = this.#servers.get(id);
@@ -89,6 +93,14 @@ export class Metrics {
       'Retries refused because the retry budget was spent.',
     );
     lines.push(`unpinned_lb_retry_budget_exhausted_total ${this.retryBudgetExhausted}`);
+    head('unpinned_lb_client_connections', 'gauge', 'Client connections open now, upgraded ones included.');
+    lines.push(`unpinned_lb_client_connections ${this.clientConnections}`);
+    head(
+      'unpinned_lb_connections_dropped_total',
+      'counter',
+      'Client connections closed on arrival because limits.maxConnections were open.',
+    );
+    lines.push(`unpinned_lb_connections_dropped_total ${this.connectionsDropped}`);
     return `${lines.join('\n')}\n`;
   }
 

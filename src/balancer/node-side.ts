@@ -23,6 +23,29 @@ export class NodeSide {
   /** Connections that an earlier request ends: requests read after it are not served. */
   readonly #ending = new WeakSet<Socket>();
 
+  constructor(readonly clientBodyMs: number) {}
+
+  /**
+   * Node's server saw no traffic on `socket` for the balancer's stall time (`server.timeout`,
+   * the shorter of `clientSendMs` and `clientBodyMs`). A client that takes none of what is
+   * queued for it is cut off (nginx `send_timeout`); one that stopped sending a request body
+   * the balancer was ready to read gets 408 (nginx `client_body_timeout`). Anything else (an
+   * idle keep-alive connection, a request waiting for its server) is left to its own timers.
+   */
+  onStall(socket: Socket): void {
+    if (socket.writableLength > 0) return void socket.destroy();
+    const last = this.#last.get(socket);
+    // readableFlowing is true only while the body is being read and not held back by the
+    // server side (an upload the server is slow to take is not the client's fault).
+    if (last && !last.writableEnded && !last.req.complete && last.req.readableFlowing === true) {
+      const error = balancerError(
+        'UNPINNED_ERR_LB_CLIENT_TIMEOUT',
+        `No request body bytes for ${this.clientBodyMs} ms`,
+      );
+      if (!refuseRunning(last, error)) socket.destroy();
+    }
+  }
+
   /**
    * Called for every request Node's server reads; false when it must not be forwarded (its
    * connection ends after an earlier request, so it would run and never be answered).

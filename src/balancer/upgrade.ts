@@ -118,10 +118,14 @@ class UpgradeHandler implements UpstreamHandler {
     const onEnd = () => {
       finTimer ??= setTimeout(close, this.core.settings.timeouts.tunnelFinMs).unref();
     };
+    // No byte moved on a side for `timeouts.tunnelIdleMs` (HAProxy `timeout tunnel`): a peer
+    // that stopped reading, with everything queued for it, holds the tunnel no longer.
+    const idleMs = this.core.settings.timeouts.tunnelIdleMs;
     for (const s of [client, upstream]) {
       s.on('end', onEnd);
       s.on('error', close);
       s.on('close', close);
+      (s as Socket).setTimeout(idleMs, close);
     }
     // A side may have finished before the tunnel existed (a client that left while the server
     // was still answering): its 'end' has already been emitted.
