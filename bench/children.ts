@@ -44,10 +44,10 @@ export function stopChildren(): void {
 }
 
 /** Runs a benchmark's `main`, stopping every child (and removing `tmp`) however it ends. */
-export function runBenchmark(main: () => Promise<void>, tmp: string): void {
+export function runBenchmark(main: () => Promise<void>, tmp?: string): void {
   process.on('exit', () => {
     stopChildren();
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
   process.on('SIGINT', () => process.exit(130));
   main().then(

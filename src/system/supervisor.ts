@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { type Balancer, createBalancer, type StrategyName } from '../balancer/index.js';
 import { AppProcess, type AppState } from './app-process.js';
 import { SystemError, unknownServer } from './errors.js';
@@ -54,6 +55,8 @@ export interface SystemStatus {
   dir: string | null;
   sticky: boolean;
   servers: ServerStatus[];
+  /** This process (the supervisor, with the balancer inside): for the dashboard and the soak. */
+  process: { pid: number; rssBytes: number; heapUsedBytes: number };
 }
 
 type StoreKind =
@@ -194,6 +197,7 @@ export class System {
       },
       dir: this.#dir,
       sticky: this.#options.sticky,
+      process: { pid: process.pid, rssBytes: process.memoryUsage.rss(), heapUsedBytes: heapUsed() },
       servers: this.#apps.map((app) => {
         const b = byId.get(app.name);
         return {
@@ -371,4 +375,9 @@ function withoutPassword(url: string): string {
   } catch {
     return '(unparseable store URL)';
   }
+}
+
+/** V8's used heap, without the full `memoryUsage()` walk of every heap space. */
+function heapUsed(): number {
+  return getHeapStatistics().used_heap_size;
 }

@@ -1,0 +1,300 @@
+/**
+ * `npm run soak`: the lab's virtual shoppers against `unpinned up` (a real child process: store,
+ * three shop servers, the balancer) for `SOAK_MINUTES` (default 30), with the faults of a real
+ * week compressed: a server killed every 5 minutes, a rolling deploy every 10, the strategy
+ * switched every 6, the store restarted half-way. Every shopper checks every answer against
+ * what it did (the lab's oracle), so sessions and cart items lost are counted exactly.
+ *
+ * Once a second it samples the RSS of every process (/proc) and the heap of `unpinned up`
+ * (its status); memory growth is the least-squares slope of RSS after a warm-up, in MB per
+ * hour: for `up` after the first fifth of the run (at most 5 minutes); for app servers, over
+ * each server process's own life after its first minute, for lives of 3 minutes or more (a
+ * rolling deploy replaces them all), reported as the median and the largest. The balancer runs
+ * inside `up`'s process, so `balancer` and `supervisor` are the same figure.
+ *
+ * Last line: `{"minutes","requests","failed","sessionsLost","itemsLost","rssGrowthMbPerHour":
+ * {"balancer","app","supervisor"},...}`. Writes bench/results/soak.json and the "Soak" section
+ * of docs/benchmarks.md (only for runs of 10 minutes or more).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { seededRandom } from '../src/balancer/clock.js';
+import { drawThink, step } from '../src/lab/load.js';
+import { VirtualUser } from '../src/lab/virtual-user.js';
+import type { SystemStatus } from '../src/system/supervisor.js';
+import { children, freePort, runBenchmark } from './children.js';
+import { writeDocSection } from './doc-section.js';
+
+const here = new URL('.', import.meta.url).pathname; // dist/bench/
+const root = join(here, '..', '..');
+const minutes = Number(process.env.SOAK_MINUTES ?? 30);
+const users = Number(process.env.SOAK_USERS ?? 24);
+const thinkMs = Number(process.env.SOAK_THINK_MS ?? 150);
+const durationMs = minutes * 60_000;
+const strategies = ['round-robin', 'least-connections', 'p2c', 'random'] as const;
+
+interface Sample {
+  t: number;
+  up: number;
+  upHeap: number;
+  store: number | null;
+  apps: Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  const port = await freePort();
+  const controlPort = await freePort();
+  const up = spawn(
+    process.execPath,
+    [
+      join(root, 'dist/src/cli/index.js'),
+      'up',
+      '--port',
+      String(port),
+      '--control-port',
+      String(controlPort),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(up);
+  up.stdout!.resume();
+  const base = `http://127.0.0.1:${port}`;
+  const control = `http://127.0.0.1:${controlPort}`;
+  await until(async () => (await status(control).catch(() => null)) !== null, 60_000, 'unpinned up started');
+  console.log(
+    `machine: ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0]!.toFixed(2)}`,
+  );
+  console.log(`soak: ${minutes} min, ${users} shoppers, think ${thinkMs} ms, unpinned up pid ${up.pid}`);
+
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  const samples: Sample[] = [];
+  const sampler = setInterval(() => {
+    void status(control)
+      .then((s) => samples.push(sample(elapsed(), s)))
+      .catch(() => {});
+  }, 1_000);
+  const faults = scheduleFaults(control, elapsed);
+  const shoppers = Array.from({ length: users }, (_, i) => new VirtualUser(base, `soak-${i}`));
+  await Promise.all(shoppers.map((u) => u.login()));
+  const progress = setInterval(() => {
+    const t = tally(shoppers);
+    console.log(
+      `  ${(elapsed() / 60_000).toFixed(1)} min  requests ${t.requests}  failed ${t.failed}  sessions lost ${t.sessionsLost}  items lost ${t.itemsLost}`,
+    );
+  }, 60_000);
+  await Promise.all(
+    shoppers.map(async (user, i) => {
+      const random = seededRandom(7919 + i);
+      // Bounded by the run's length (and a request cap far above what the think time allows).
+      for (let n = 0; elapsed() < durationMs && n < (durationMs / thinkMs) * 4; n++) {
+        await step(user, random);
+        // Think time is part of the modelled load, not a wait for a condition.
+        await new Promise((resolve) => setTimeout(resolve, drawThink(random, thinkMs)));
+      }
+      if (user.loggedIn) await user.look();
+    }),
+  );
+  clearInterval(progress);
+  faults.stop();
+  clearInterval(sampler);
+  await faults.idle;
+  const totals = tally(shoppers);
+  const growth = growthOf(samples);
+  const summary = {
+    minutes,
+    ...totals,
+    rssGrowthMbPerHour: { balancer: growth.up, app: growth.appMedian, supervisor: growth.up },
+    appGrowthMaxMbPerHour: growth.appMax,
+    upHeapGrowthMbPerHour: growth.upHeap,
+    rssMb: { upStart: growth.upStart, upEnd: growth.upEnd },
+    faults: faults.log,
+    failures: failuresOf(shoppers),
+    users,
+    thinkMs,
+    loadAverage: Number(loadavg()[0]!.toFixed(2)),
+  };
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(root, 'bench', 'results', 'soak.json'),
+    `${JSON.stringify({ ...summary, samples }, null, 1)}\n`,
+  );
+  if (minutes >= 10) writeDocSection(root, 'soak', renderSection(summary));
+  console.log(JSON.stringify(summary));
+}
+
+function sample(t: number, s: SystemStatus): Sample {
+  const apps: Record<string, number> = {};
+  for (const server of s.servers) {
+    const rss = server.pid ? rssMb(server.pid) : null;
+    if (rss !== null) apps[String(server.pid)] = rss;
+  }
+  return {
+    t: Math.round(t),
+    up: s.process.rssBytes / 2 ** 20,
+    upHeap: s.process.heapUsedBytes / 2 ** 20,
+    store: s.store.pid ? rssMb(s.store.pid) : null,
+    apps,
+  };
+}
+
+/** The faults, each on its own period, one at a time (the control API runs them in order). */
+function scheduleFaults(control: string, elapsed: () => number) {
+  const log: { atMin: number; fault: string; ok: boolean }[] = [];
+  let chain: Promise<unknown> = Promise.resolve();
+  const run = (fault: string, path: string, body: unknown) => {
+    chain = chain.then(async () => {
+      const atMin = Number((elapsed() / 60_000).toFixed(2));
+      const res = await post(control, path, body).catch(() => null);
+      log.push({ atMin, fault, ok: res?.ok === true });
+      console.log(`  ${atMin} min  ${fault}${res?.ok ? '' : '  (failed)'}`);
+    });
+  };
+  const timers: NodeJS.Timeout[] = [];
+  let kills = 0;
+  let switches = 0;
+  timers.push(
+    setInterval(async () => {
+      const s = await status(control).catch(() => null);
+      const victim = s?.servers.filter((x) => x.state === 'up')[kills++ % 3]?.name;
+      if (victim) run(`kill ${victim}`, '/kill', { server: victim });
+    }, 5 * 60_000),
+    setInterval(() => run('rolling deploy', '/deploy', {}), 10 * 60_000),
+    setInterval(() => {
+      const strategy = strategies[++switches % strategies.length]!;
+      run(`strategy ${strategy}`, '/strategy', { strategy });
+    }, 6 * 60_000),
+    setTimeout(() => run('store restart', '/restart-store', {}), durationMs / 2),
+  );
+  return {
+    log,
+    stop: () => {
+      for (const t of timers) clearInterval(t);
+    },
+    get idle() {
+      return chain;
+    },
+  };
+}
+
+function tally(shoppers: VirtualUser[]) {
+  const sum = (f: (u: VirtualUser) => number) => shoppers.reduce((n, u) => n + f(u), 0);
+  return {
+    requests: sum((u) => u.requests),
+    failed: sum((u) => u.failed),
+    sessionsLost: sum((u) => u.sessionsLost),
+    itemsLost: sum((u) => u.itemsLost),
+  };
+}
+
+function failuresOf(shoppers: VirtualUser[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const u of shoppers) for (const [k, v] of Object.entries(u.failures)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/** Least-squares slope of (t ms, MB) points, in MB per hour; null for fewer than 30 points. */
+function slope(points: [number, number][]): number | null {
+  if (points.length < 30) return null;
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : Number(((num / den) * 3_600_000).toFixed(2));
+}
+
+function growthOf(samples: Sample[]) {
+  const warm = Math.min(durationMs / 5, 5 * 60_000);
+  const after = samples.filter((s) => s.t >= warm);
+  const lives = new Map<string, [number, number][]>();
+  for (const s of samples)
+    for (const [pid, mb] of Object.entries(s.apps)) lives.set(pid, [...(lives.get(pid) ?? []), [s.t, mb]]);
+  const appSlopes = [...lives.values()]
+    .map((points) => points.filter(([t]) => t >= points[0]![0] + 60_000))
+    .filter((points) => points.length > 0 && points.at(-1)![0] - points[0]![0] >= 3 * 60_000)
+    .map((points) => slope(points))
+    .filter((v): v is number => v !== null)
+    .sort((a, b) => a - b);
+  return {
+    up: slope(after.map((s) => [s.t, s.up])),
+    upHeap: slope(after.map((s) => [s.t, s.upHeap])),
+    appMedian: appSlopes.length ? appSlopes[Math.floor(appSlopes.length / 2)]! : null,
+    appMax: appSlopes.length ? appSlopes.at(-1)! : null,
+    upStart: Number((after[0]?.up ?? 0).toFixed(1)),
+    upEnd: Number((samples.at(-1)?.up ?? 0).toFixed(1)),
+  };
+}
+
+function renderSection(s: {
+  minutes: number;
+  requests: number;
+  failed: number;
+  sessionsLost: number;
+  itemsLost: number;
+  rssGrowthMbPerHour: { balancer: number | null; app: number | null };
+  appGrowthMaxMbPerHour: number | null;
+  upHeapGrowthMbPerHour: number | null;
+  rssMb: { upStart: number; upEnd: number };
+  faults: { atMin: number; fault: string; ok: boolean }[];
+  failures: Record<string, number>;
+  users: number;
+  thinkMs: number;
+  loadAverage: number;
+}): string {
+  return [
+    '<!-- soak:start -->',
+    '## Soak',
+    '',
+    `\`npm run soak\` (generated): ${s.minutes} minutes, ${s.users} virtual shoppers (think ${s.thinkMs} ms) against`,
+    '`unpinned up` (private redis-server, three shop servers, the balancer inside the supervisor), with a',
+    'server killed every 5 minutes, a rolling deploy every 10, the strategy switched every 6 and the store',
+    `restarted half-way (${s.faults.length} faults, ${s.faults.filter((f) => !f.ok).length} failed to run). Load average at the end: ${s.loadAverage}.`,
+    '',
+    '| requests | failed | sessions lost | items lost | `up` RSS growth MB/h | `up` heap growth MB/h | app RSS growth MB/h (median / max) | `up` RSS MB after warm-up → end |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${s.requests} | ${s.failed} | ${s.sessionsLost} | ${s.itemsLost} | ${s.rssGrowthMbPerHour.balancer} | ${s.upHeapGrowthMbPerHour} | ${s.rssGrowthMbPerHour.app} / ${s.appGrowthMaxMbPerHour} | ${s.rssMb.upStart} → ${s.rssMb.upEnd} |`,
+    '',
+    `Failed requests by cause: ${JSON.stringify(s.failures)}.`,
+    '<!-- soak:end -->',
+  ].join('\n');
+}
+
+async function status(control: string): Promise<SystemStatus> {
+  const res = await fetch(`${control}/status`);
+  if (!res.ok) throw new Error(`status ${res.status}`);
+  return (await res.json()) as SystemStatus;
+}
+
+function post(control: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`${control}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+function rssMb(pid: number): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? 0) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+async function until(condition: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+runBenchmark(main);
