@@ -63,7 +63,8 @@ export function createShop({ sessions, serverName, capacity, dropEveryNthAdd = 0
   if (limit) app.use(limit);
   app.use(express.urlencoded({ extended: false, limit: '4kb' }));
   app.use(express.json({ limit: '4kb' }));
-  app.use(unpinned(sessions));
+  // Server-Timing shows the session's cost in the browser's developer tools; the lab reads it.
+  app.use(unpinned(sessions, { serverTiming: true }));
 
   const view = async (req: Request, notice?: string): Promise<View> => ({
     server: serverName,

@@ -81,9 +81,6 @@ async function lab(flags: LabFlags): Promise<void> {
     console.log(
       '\ncheck your own app: unpinned check --app "node server.js" --har journey.har finds the state it keeps in one process (docs/check.md)',
     );
-    console.log(
-      '\ncheck your own app: unpinned check --app "node server.js" --har journey.har finds the state it keeps in one process (docs/check.md)',
-    );
   } finally {
     progress.stop();
   }

@@ -33,6 +33,21 @@ export interface RecordedRun {
   /** max / mean of the per-server request counts (1.0 is perfectly even). */
   imbalance: number;
   timeline: TimelineBucket[];
+  /** Measured inside the app servers (their Server-Timing), when they sent it. */
+  sessionWork?: SessionWork;
+}
+
+/** The session's cost inside the app: what a request spent in session load + commit. */
+export interface SessionWork {
+  /** Answers that carried a Server-Timing. */
+  requests: number;
+  sessionP50Us: number;
+  sessionP99Us: number;
+  /** The app's own time per request, from its session middleware to the response head. */
+  appP50Us: number;
+  appP99Us: number;
+  /** Session work as a share of the app's time, summed over all requests, in %. */
+  sharePercent: number;
 }
 
 export function newHistogram(): Histogram {
@@ -48,6 +63,10 @@ export class Recorder {
   #origin: number;
   readonly #bucketMs: number;
   readonly #histogram = newHistogram();
+  readonly #sessionHistogram = newHistogram();
+  readonly #appHistogram = newHistogram();
+  #sessionUsTotal = 0;
+  #appUsTotal = 0;
   readonly #perServer = new Map<string, number>();
   readonly #records: RequestRecord[] = [];
   readonly #losses: { kind: 'session' | 'items'; count: number; at: number }[] = [];
@@ -70,6 +89,10 @@ export class Recorder {
     this.#sessionsLost = 0;
     this.#itemsLost = 0;
     this.#histogram.reset();
+    this.#sessionHistogram.reset();
+    this.#appHistogram.reset();
+    this.#sessionUsTotal = 0;
+    this.#appUsTotal = 0;
     for (const name of this.#perServer.keys()) this.#perServer.set(name, 0);
   }
 
@@ -99,6 +122,12 @@ export class Recorder {
   request(record: RequestRecord): void {
     this.#records.push(record);
     this.#histogram.recordValue(record.latencyUs);
+    if (record.sessionUs !== undefined && record.appUs !== undefined) {
+      this.#sessionHistogram.recordValue(record.sessionUs);
+      this.#appHistogram.recordValue(record.appUs);
+      this.#sessionUsTotal += record.sessionUs;
+      this.#appUsTotal += record.appUs;
+    }
     if (record.ok && record.server !== null) {
       this.#perServer.set(record.server, (this.#perServer.get(record.server) ?? 0) + 1);
     }
@@ -137,6 +166,20 @@ export class Recorder {
       perServer: sortedByName(this.#perServer),
       imbalance: counts.length ? round2(Math.max(...counts) / mean) : 0,
       timeline: this.#timeline(),
+      ...(this.#sessionHistogram.totalCount > 0 ? { sessionWork: this.#sessionWork() } : {}),
+    };
+  }
+
+  #sessionWork(): SessionWork {
+    const s = this.#sessionHistogram;
+    const a = this.#appHistogram;
+    return {
+      requests: s.totalCount,
+      sessionP50Us: s.getValueAtPercentile(50),
+      sessionP99Us: s.getValueAtPercentile(99),
+      appP50Us: a.getValueAtPercentile(50),
+      appP99Us: a.getValueAtPercentile(99),
+      sharePercent: Math.round((this.#sessionUsTotal / this.#appUsTotal) * 1000) / 10,
     };
   }
 

@@ -73,6 +73,10 @@ const script = `
       perServerChart(cell, run, arch + ' (' + run.strategy + ')');
       el('p', { textContent: run.requests + ' requests · ' + run.failedRequests + ' failed · ' + run.sessionsLost +
         ' sessions lost · ' + run.itemsLost + ' items lost · p50 ' + run.p50Ms + ' ms · p99 ' + run.p99Ms + ' ms' }, cell);
+      var w = run.sessionWork;
+      if (id === 'overhead' && w) el('p', { className: 'session-work', textContent: 'session lookup adds ' + w.sessionP50Us +
+        ' µs at p50, ' + w.sessionP99Us + ' µs at p99, ' + w.sharePercent + ' % of request time (load + commit inside the app; its time per request ' +
+        w.appP50Us + ' µs at p50)' + (run.storeRtt ? ' · Redis PING from the host ' + run.storeRtt.p50Us + ' µs p50, ' + run.storeRtt.p99Us + ' µs p99' : '') }, cell);
     });
   });
   groupedBars(document.getElementById('latency'), 'latency percentiles', [

@@ -9,6 +9,7 @@ import { System } from '../system/supervisor.js';
 import { runUsers, type UserModel } from './load.js';
 import { type RecordedRun, Recorder } from './recorder.js';
 import { type Architecture, LabError, type Scenario, selectScenarios } from './scenarios.js';
+import { type StoreRtt, StoreRttProbe } from './store-rtt.js';
 import { VirtualUser } from './virtual-user.js';
 
 export interface LabOptions {
@@ -73,6 +74,8 @@ export interface RunResult extends RecordedRun {
   servers: { before: number; after: number };
   capacity: Scenario['capacity'];
   fault: FaultRecord | null;
+  /** The overhead scenario on a system with a store: PING round trips from the host. */
+  storeRtt?: StoreRtt;
 }
 
 export interface NotApplicable {
@@ -230,6 +233,9 @@ class ScenarioRun {
     const before = names().length;
     recorder.knowServers(names());
     await Promise.all(users.map((u) => u.login()));
+    const storeUrl =
+      this.#scenario.id === 'overhead' && this.#architecture === 'stateless' ? system.storeUrl : null;
+    const rtt = storeUrl ? await StoreRttProbe.start(storeUrl) : null;
     this.#loadStart = performance.now();
     // Time zero is the start of the load: the fault's offset is the same on both architectures.
     recorder.setOrigin(this.#loadStart);
@@ -248,6 +254,7 @@ class ScenarioRun {
       },
     });
     this.#loadDone = true;
+    const storeRtt = await rtt?.stop();
     await fault.done;
     if (fault.record?.error) {
       throw new LabError(
@@ -274,6 +281,7 @@ class ScenarioRun {
       capacity: this.#scenario.capacity,
       fault: record,
       ...recorded,
+      ...(storeRtt ? { storeRtt } : {}),
     };
   }
 

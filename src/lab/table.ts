@@ -76,9 +76,20 @@ export function formatNotes(result: LabResult): string {
   }
   const overhead = result.scenarios.overhead;
   if (overhead?.sticky.applicable && overhead.stateless.applicable) {
-    const delta = overhead.stateless.p50Ms - overhead.sticky.p50Ms;
+    const { sticky, stateless } = overhead;
+    const work = stateless.sessionWork;
+    if (work) {
+      const rtt = stateless.storeRtt;
+      lines.push(
+        `overhead: session lookup adds ${work.sessionP50Us} µs at p50, ${work.sessionP99Us} µs at p99, ${work.sharePercent} % of request time ` +
+          `(load + commit inside the app, whose own time per request is ${work.appP50Us} µs at p50` +
+          `${sticky.sessionWork ? `; in-memory sessions: ${sticky.sessionWork.sessionP50Us} µs` : ''}` +
+          `${rtt ? `; Redis PING from the host: ${rtt.p50Us} µs p50, ${rtt.p99Us} µs p99` : ''})`,
+      );
+    }
     lines.push(
-      `overhead: the store round trip adds ${delta.toFixed(2)} ms at p50 (in-memory ${overhead.sticky.p50Ms} ms, store ${overhead.stateless.p50Ms} ms)`,
+      `overhead: end to end through the balancer, p50 ${sticky.p50Ms} ms in-memory and ${stateless.p50Ms} ms with the store ` +
+        '(includes the load generator, the balancer and every process sharing this host)',
     );
   }
   return lines.join('\n');

@@ -29,6 +29,9 @@ export interface RequestRecord {
   ok: boolean;
   /** Why it failed: the status and the balancer's error code, or the network error. */
   failure?: string;
+  /** From the shop's Server-Timing: its session work (load + commit) and its time to the head, µs. */
+  sessionUs?: number;
+  appUs?: number;
 }
 
 export interface UserEvents {
@@ -81,6 +84,7 @@ export class VirtualUser {
     const start = performance.now();
     let answer: ShopAnswer | null = null;
     let failure: string | undefined;
+    let timing: ServerTiming | null = null;
     try {
       const res = await fetch(`${this.base}${path}`, {
         method,
@@ -89,6 +93,7 @@ export class VirtualUser {
         signal: AbortSignal.timeout(15_000),
       });
       this.#jar.store(res.headers.getSetCookie());
+      timing = parseServerTiming(res.headers.get('server-timing'));
       if (res.ok || accept.includes(res.status)) answer = (await res.json()) as ShopAnswer;
       else {
         const code = res.headers.get('x-unpinned-error');
@@ -109,6 +114,7 @@ export class VirtualUser {
       server: answer?.server ?? null,
       ok: answer !== null,
       ...(failure ? { failure } : {}),
+      ...(answer && timing ? timing : {}),
     });
     return answer;
   }
@@ -215,4 +221,18 @@ function decrement(cart: Record<string, number>, sku: string): void {
   const qty = cart[sku] ?? 0;
   if (qty > 1) cart[sku] = qty - 1;
   else delete cart[sku];
+}
+
+type ServerTiming = { sessionUs: number; appUs: number };
+
+/** `session;dur=0.123;desc="…", app;dur=0.456` (what unpinned's `serverTiming` option sends) → µs. */
+export function parseServerTiming(header: string | null): ServerTiming | null {
+  if (!header) return null;
+  const dur = (name: string) => {
+    const match = new RegExp(`(?:^|,)\\s*${name};(?:[^,]*;)?\\s*dur=([0-9.]+)`).exec(header);
+    return match ? Math.max(1, Math.round(Number(match[1]) * 1000)) : null;
+  };
+  const sessionUs = dur('session');
+  const appUs = dur('app');
+  return sessionUs === null || appUs === null ? null : { sessionUs, appUs };
 }

@@ -24,6 +24,12 @@ export interface ExpressSessionOptions {
    * handling as usual, with `statusCode` 503 and a `retry-after` header.
    */
   onStoreError?: StoreErrorHandler;
+  /**
+   * Add a `Server-Timing` header to responses that used the session:
+   * `session;dur=<ms>` (load + commit) and `app;dur=<ms>` (from this middleware to the response
+   * head). Off by default: it tells anyone who can read the response how long the store took.
+   */
+  serverTiming?: boolean;
 }
 
 /**
@@ -37,8 +43,9 @@ export interface ExpressSessionOptions {
  */
 export function unpinned(sessions: SessionManager, options: ExpressSessionOptions = {}): RequestHandler {
   const onStoreError = options.onStoreError ?? answerSessionError;
+  const timed = options.serverTiming === true;
   return function unpinnedSession(req: Request, res: Response, next: NextFunction): void {
-    const onUse = gateOnUse(req, res, () => req.session, onStoreError);
+    const onUse = gateOnUse(req, res, () => req.session, onStoreError, timed ? performance.now() : undefined);
     req.session = sessions.fromCookie(req.headers.cookie, { secure: req.secure, onUse });
     next();
   };

@@ -17,6 +17,11 @@ export interface NodeSessionOptions {
    * terminates TLS). Default false: only a TLS socket counts as HTTPS.
    */
   trustProxy?: boolean;
+  /**
+   * Add a `Server-Timing` header to responses that used the session: `session;dur=<ms>`
+   * (load + commit) and `app;dur=<ms>` (from `nodeSession` to the response head). Off by default.
+   */
+  serverTiming?: boolean;
 }
 
 /**
@@ -35,7 +40,13 @@ export function nodeSession(
   options: NodeSessionOptions = {},
 ): Session {
   let session: Session | undefined;
-  const onUse = gateOnUse(req, res, () => session!, options.onStoreError ?? answerSessionError);
+  const onUse = gateOnUse(
+    req,
+    res,
+    () => session!,
+    options.onStoreError ?? answerSessionError,
+    options.serverTiming ? performance.now() : undefined,
+  );
   session = sessions.fromCookie(req.headers.cookie, { secure: isHttps(req, options.trustProxy), onUse });
   return session;
 }

@@ -33,6 +33,8 @@ interface Gate {
   session: Session;
   onError: StoreErrorHandler;
   held: Call[];
+  /** performance.now() when the adapter first saw the request, when Server-Timing is on. */
+  timedSince: number | undefined;
 }
 
 const gates = new WeakMap<ServerResponse, Gate>();
@@ -61,23 +63,45 @@ function install(): void {
   }
 }
 
-/** The `onUse` hook for a request: gates the response, or refuses use after it started. */
+/**
+ * The `onUse` hook for a request: gates the response, or refuses use after it started.
+ * With `timedSince` (the request's start, performance.now()), the released response carries
+ * a Server-Timing header with the session's load + commit time and the time until the head left.
+ */
 export function gateOnUse(
   req: IncomingMessage,
   res: ServerResponse,
   session: () => Session,
   onError: StoreErrorHandler,
+  timedSince?: number,
 ): () => void {
   install();
   return () => {
     if (res.headersSent) throw committedError();
-    gates.set(res, { req, session: session(), onError, held: [] });
+    gates.set(res, { req, session: session(), onError, held: [], timedSince });
   };
+}
+
+/**
+ * `session;dur=…` is this request's session work (load + commit, the store round trips
+ * included), `app;dur=…` the time from the adapter's start to the response head: what
+ * browsers' developer tools show under Timing, and what the lab reads. Durations in ms (W3C
+ * Server Timing), to the µs.
+ */
+function serverTiming(gate: Gate): string {
+  const { loadMs, commitMs } = gate.session.timing;
+  const app = performance.now() - gate.timedSince!;
+  return `session;dur=${(loadMs + commitMs).toFixed(3)};desc="load+commit", app;dur=${app.toFixed(3)}`;
 }
 
 function release(res: ServerResponse, gate: Gate) {
   return ({ setCookie }: { setCookie: string | null }) => {
     gates.delete(res);
+    if (gate.timedSince !== undefined) {
+      const first = gate.held.find(([, , method]) => method === 'writeHead');
+      if (first) first[1] = foldHeaders(res, first[1]);
+      res.appendHeader('server-timing', serverTiming(gate));
+    }
     if (setCookie) {
       // Headers given to writeHead() would overwrite a Set-Cookie set before it:
       // fold them in first, then add the session cookie.
