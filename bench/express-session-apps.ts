@@ -131,17 +131,19 @@ export async function disjointKeys(urls: readonly string[], n = 200, held = true
 }
 
 /**
- * `n` slow requests of one session in flight (loaded, each about to set a key)
- * on the servers after the first; a logout on the first; then the slow ones
- * finish. Returns the cookie and whether the session came back.
+ * `n` slow requests of one session in flight (loaded, each about to set a key,
+ * or with `path` another route that holds) on the servers after the first; a
+ * logout on the first; then the slow ones finish. Returns the cookie and
+ * whether the session came back.
  */
 export async function logoutInFlight(
   urls: readonly string[],
   n = 20,
+  path = (i: number) => `/set/late${i}?hold`,
 ): Promise<{ cookie: string; undone: boolean }> {
   const cookie = await login(urls[0]!);
   const others = urls.length > 1 ? urls.slice(1) : urls;
-  const requests = Array.from({ length: n }, (_, i) => `${others[i % others.length]}/set/late${i}?hold`);
+  const requests = Array.from({ length: n }, (_, i) => `${others[i % others.length]}${path(i)}`);
   await heldTogether(urls, requests, cookie, async () => {
     await complete(`${urls[0]}/logout`, cookie);
   });

@@ -78,47 +78,51 @@ export function expressSessionStore(
   const loaded = new WeakMap<object, Loaded>();
 
   const remember = (session: object, absoluteExpiresAt: number): void => {
-    const json = jsonOf(session);
-    loaded.set(session, { json, userId: options.userIdOf?.(session as SessionData), absoluteExpiresAt });
+    loaded.set(session, { json: jsonOf(session), userId: userIdOf(session), absoluteExpiresAt });
   };
+  const userIdOf = (session: object): unknown => options.userIdOf?.(session as SessionData);
 
   const save = async (sid: string, session: Data): Promise<void> => {
     const id = sessionIdOf(sid);
     const now = Date.now();
-    const json = jsonOf(session);
+    // Taken before the write: a change the handler makes while the write is on its way
+    // is not in this save, so it must not count as saved (the next save writes it).
+    const after: Loaded = { json: jsonOf(session), userId: userIdOf(session), absoluteExpiresAt: 0 };
     const before = loaded.get(session) ?? null;
-    let result = await store.write(id, writeOf(before, json, session, now));
+    after.absoluteExpiresAt = before?.absoluteExpiresAt ?? now + absoluteMs;
+    let result = await store.write(id, writeOf(before, after, session, now));
     if (result.status === 'exists' && before === null) {
       // A direct `store.set` of an existing sid with a plain object, not a session this
       // request generated: replace it, as express-session's own stores do.
       const current = await store.load(id);
       if (current) {
-        const base = { json: current.data, userId: undefined, absoluteExpiresAt: current.absoluteExpiresAt };
-        result = await store.write(id, writeOf(base, json, session, now));
+        const base: Loaded = {
+          json: current.data,
+          userId: current.userId,
+          absoluteExpiresAt: current.absoluteExpiresAt,
+        };
+        after.absoluteExpiresAt = current.absoluteExpiresAt;
+        result = await store.write(id, writeOf(base, after, session, now));
       }
     }
     if (result.status === 'exists') throw new Error('session id collision: express-session reused a sid');
     // 'gone': loaded, then destroyed by a logout while this request ran. Writing nothing
     // keeps it logged out; express-session is told the save went well, since the
     // session it would save no longer exists.
-    if (result.status === 'ok') remember(session, before?.absoluteExpiresAt ?? now + absoluteMs);
+    if (result.status === 'ok') loaded.set(session, after);
   };
 
-  const writeOf = (
-    before: Loaded | null,
-    json: Map<string, string>,
-    session: Data,
-    now: number,
-  ): SessionWrite => {
-    const { set, delete: deleted } = before ? changes(before, json) : { set: [...json], delete: [] };
-    const absoluteExpiresAt = before?.absoluteExpiresAt ?? now + absoluteMs;
-    const userId = options.userIdOf ? userChange(before?.userId, options.userIdOf(session)) : undefined;
+  const writeOf = (before: Loaded | null, after: Loaded, session: Data, now: number): SessionWrite => {
+    const { set, delete: deleted } = before
+      ? changes(before, after.json)
+      : { set: [...after.json], delete: [] };
+    const userId = options.userIdOf ? userChange(before?.userId, after.userId) : undefined;
     return {
       ...(before ? {} : { create: { createdAt: now } }),
       set,
       delete: deleted,
-      absoluteExpiresAt,
-      expiresAt: Math.min(expiryOf(session, now), absoluteExpiresAt),
+      absoluteExpiresAt: after.absoluteExpiresAt,
+      expiresAt: Math.min(expiryOf(session, now), after.absoluteExpiresAt),
       touchedAt: now,
       now,
       ...(userId === undefined ? {} : { userId }),
@@ -156,9 +160,11 @@ export function expressSessionStore(
 
     override touch(sid: string, session: SessionData, callback?: Callback): void {
       const now = Date.now();
+      // The cookie's rolling expiry, never past the absolute timeout of the session it loaded.
+      const absolute = loaded.get(session)?.absoluteExpiresAt ?? Number.POSITIVE_INFINITY;
       // Conditional in the store: a touch of a destroyed session writes nothing.
       settle(
-        store.touch(sessionIdOf(sid), now, expiryOf(session, now)).then(() => {}),
+        store.touch(sessionIdOf(sid), now, Math.min(expiryOf(session, now), absolute)).then(() => {}),
         callback,
       );
     }
