@@ -9,9 +9,15 @@ import { createServer } from 'node:net';
 
 export const children: ChildProcess[] = [];
 
-/** Starts `cmd` and resolves with the port it prints ("port N" or "listening on http://h:N"). */
-export async function startProcess(cmd: string, args: string[]): Promise<number> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Starts `cmd` (with `env` added to this process's environment) and resolves with the port it
+ * prints ("port N" or "listening on http://h:N").
+ */
+export async function startProcess(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
   children.push(child);
   let out = '';
   child.stdout!.setEncoding('utf8');

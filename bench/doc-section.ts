@@ -1,14 +1,14 @@
 /**
- * Benchmarks publish their figures into docs/benchmarks.md between
- * `<!-- name:start -->` and `<!-- name:end -->` markers, so the page always shows
- * what was measured and each benchmark rewrites only its own section.
+ * Benchmarks publish their figures into docs/benchmarks.md (or the guide named by
+ * `page`) between `<!-- name:start -->` and `<!-- name:end -->` markers, so the page
+ * always shows what was measured and each benchmark rewrites only its own section.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function writeDocSection(root: string, name: string, section: string): void {
-  const path = join(root, 'docs', 'benchmarks.md');
+export function writeDocSection(root: string, name: string, section: string, page = 'benchmarks.md'): void {
+  const path = join(root, 'docs', page);
   const doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
   const [open, close] = [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`];
   const start = doc.indexOf(open);

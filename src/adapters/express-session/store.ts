@@ -7,20 +7,26 @@
  * express-session is loaded when the store is created, not when this module is
  * imported: the read-through import in the same subpath does not need it.
  *
- * Semantics: `set` replaces the session's keys (express-session always sends the
- * whole session), writing only the keys whose JSON changed. A `set` that finds
- * the session destroyed by a concurrent logout writes nothing (logout sticks);
- * express-session cannot tell "new" from "destroyed" before that, so a request
- * that read nothing may still create a session, as with any express-session store.
+ * Semantics: each request's `set` writes only what that request changed,
+ * measured against the snapshot taken when it loaded the session
+ * (`createSession`): keys it set or changed, keys it deleted. Two requests
+ * that set different keys both land; one key set by two requests keeps the
+ * value of the save that ran last (last-writer-wins, docs/concurrency.md).
+ * A session this request loaded that is gone when it saves (a logout on
+ * another server) is not written again: the save succeeds without writing,
+ * so the logout sticks. `touch` never re-creates a session either. Only a
+ * session express-session generated in this request is created.
  * `all`, `length` and `clear` are not offered: the unpinned store interface has
  * no scan, and a scan of a shared store is not something to run per request.
  */
 import { createRequire } from 'node:module';
-import type { Store as ExpressStore, SessionData } from 'express-session';
+import type { Request } from 'express';
+import type { Store as ExpressStore, Session, SessionData } from 'express-session';
 import { storeUnavailable, UnpinnedError } from '../../session/errors.js';
-import type { SessionStore, SessionWrite } from '../../session/store.js';
+import type { SessionStore, SessionWrite, StoredSession } from '../../session/store.js';
 import { sessionIdOf } from '../../session/token.js';
-import { checkKey, fromJson } from '../../session/values.js';
+import { fromJson } from '../../session/values.js';
+import { changes, jsonOf, type Loaded, userChange } from './snapshot.js';
 
 export interface ExpressSessionStoreOptions {
   /** Seconds a session lives without a cookie expiry (express-session's `cookie.maxAge` unset). Default 86 400. */
@@ -65,31 +71,62 @@ export function expressSessionStore(
     const expires = session.cookie?.expires;
     return expires ? new Date(expires).getTime() : now + ttlMs;
   };
+  // The stored metadata of what `get` returned, until `createSession` wraps it.
+  const fetched = new WeakMap<object, StoredSession>();
+  // Session object → what its request loaded. A WeakMap, not a property: express-session
+  // hashes the session's enumerable keys to decide whether to save it.
+  const loaded = new WeakMap<object, Loaded>();
+
+  const remember = (session: object, absoluteExpiresAt: number): void => {
+    loaded.set(session, { json: jsonOf(session), userId: userIdOf(session), absoluteExpiresAt });
+  };
+  const userIdOf = (session: object): unknown => options.userIdOf?.(session as SessionData);
 
   const save = async (sid: string, session: Data): Promise<void> => {
     const id = sessionIdOf(sid);
     const now = Date.now();
-    const entries: [string, string][] = [];
-    for (const [key, value] of Object.entries(session)) {
-      checkKey(key);
-      if (value !== undefined) entries.push([key, JSON.stringify(value)]);
+    // Taken before the write: a change the handler makes while the write is on its way
+    // is not in this save, so it must not count as saved (the next save writes it).
+    const after: Loaded = { json: jsonOf(session), userId: userIdOf(session), absoluteExpiresAt: 0 };
+    const before = loaded.get(session) ?? null;
+    after.absoluteExpiresAt = before?.absoluteExpiresAt ?? now + absoluteMs;
+    let result = await store.write(id, writeOf(before, after, session, now));
+    if (result.status === 'exists' && before === null) {
+      // A direct `store.set` of an existing sid with a plain object, not a session this
+      // request generated: replace it, as express-session's own stores do.
+      const current = await store.load(id);
+      if (current) {
+        const base: Loaded = {
+          json: current.data,
+          userId: current.userId,
+          absoluteExpiresAt: current.absoluteExpiresAt,
+        };
+        after.absoluteExpiresAt = current.absoluteExpiresAt;
+        result = await store.write(id, writeOf(base, after, session, now));
+      }
     }
-    const userId = options.userIdOf?.(session);
-    const current = await store.load(id);
-    const write: SessionWrite = {
-      set: entries.filter(([key, json]) => current?.data.get(key) !== json),
-      delete: current ? [...current.data.keys()].filter((key) => !(key in session)) : [],
-      absoluteExpiresAt: current?.absoluteExpiresAt ?? now + absoluteMs,
-      expiresAt: 0,
+    if (result.status === 'exists') throw new Error('session id collision: express-session reused a sid');
+    // 'gone': loaded, then destroyed by a logout while this request ran. Writing nothing
+    // keeps it logged out; express-session is told the save went well, since the
+    // session it would save no longer exists.
+    if (result.status === 'ok') loaded.set(session, after);
+  };
+
+  const writeOf = (before: Loaded | null, after: Loaded, session: Data, now: number): SessionWrite => {
+    const { set, delete: deleted } = before
+      ? changes(before, after.json)
+      : { set: [...after.json], delete: [] };
+    const userId = options.userIdOf ? userChange(before?.userId, after.userId) : undefined;
+    return {
+      ...(before ? {} : { create: { createdAt: now } }),
+      set,
+      delete: deleted,
+      absoluteExpiresAt: after.absoluteExpiresAt,
+      expiresAt: Math.min(expiryOf(session, now), after.absoluteExpiresAt),
       touchedAt: now,
       now,
-      ...(userId === undefined ? {} : { userId: userId === null ? null : String(userId) }),
+      ...(userId === undefined ? {} : { userId }),
     };
-    write.expiresAt = Math.min(expiryOf(session, now), write.absoluteExpiresAt);
-    if (!current) write.create = { createdAt: now };
-    const result = await store.write(id, write);
-    // 'gone': destroyed by a logout while this request ran; writing nothing keeps it logged out.
-    if (result.status === 'exists') throw new Error('session id collision: express-session reused a sid');
   };
 
   class UnpinnedExpressStore extends Base {
@@ -102,10 +139,19 @@ export function expressSessionStore(
             const parsed = fromJson(json);
             if (parsed.ok) session[key] = parsed.value;
           }
+          fetched.set(session, stored);
           return session as unknown as SessionData;
         }),
         callback,
       );
+    }
+
+    /** express-session builds req.session here from what `get` returned: the moment to take the snapshot. */
+    override createSession(req: Request, data: SessionData): Session & SessionData {
+      const session = super.createSession(req, data);
+      const stored = fetched.get(data);
+      remember(session, stored?.absoluteExpiresAt ?? Date.now() + absoluteMs);
+      return session;
     }
 
     override set(sid: string, session: SessionData, callback?: Callback): void {
@@ -114,8 +160,11 @@ export function expressSessionStore(
 
     override touch(sid: string, session: SessionData, callback?: Callback): void {
       const now = Date.now();
+      // The cookie's rolling expiry, never past the absolute timeout of the session it loaded.
+      const absolute = loaded.get(session)?.absoluteExpiresAt ?? Number.POSITIVE_INFINITY;
+      // Conditional in the store: a touch of a destroyed session writes nothing.
       settle(
-        store.touch(sessionIdOf(sid), now, expiryOf(session, now)).then(() => {}),
+        store.touch(sessionIdOf(sid), now, Math.min(expiryOf(session, now), absolute)).then(() => {}),
         callback,
       );
     }
