@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,7 +37,10 @@ interface Running {
 const started: Running[] = [];
 afterEach(async () => {
   // A failed test must not leave its system behind for the next one.
-  for (const { tag } of started.splice(0)) for (const pid of tagged(tag)) process.kill(pid, 'SIGKILL');
+  for (const { tag, port } of started.splice(0)) {
+    for (const pid of tagged(tag)) process.kill(pid, 'SIGKILL');
+    rmSync(controlFile(port), { force: true });
+  }
 });
 
 /** Runs `command args` (which starts `unpinned up`) and resolves once the system is up. */
@@ -117,7 +120,7 @@ describeRedis('unpinned up leaves nothing running', () => {
       2,
     );
     // node is npm's own child: no shell in between.
-    const upPid = system.pids.find((pid) => commandLine(pid).includes('cli/index.js up'))!;
+    const upPid = system.pids.find((pid) => /^\S*node \S*cli\/index\.js up/.test(commandLine(pid)))!;
     expect(parentPid(upPid)).toBe(system.child.pid);
     system.child.kill('SIGTERM');
     await expectAllGone(system);
@@ -134,6 +137,16 @@ describeRedis('unpinned up leaves nothing running', () => {
       expect(existsSync(controlFile(port))).toBe(false);
     });
   }
+
+  it('closing its terminal stops every process (SIGHUP from the kernel, and the parent gone)', async () => {
+    const port = await freePort();
+    // script(1) runs `up` on a pseudo-terminal of its own; killing script closes that terminal.
+    const command = `exec ${process.execPath} ${cli} up --port ${port} --servers 2`;
+    const system = await launch('script', ['-qfec', command, '/dev/null'], port, 2);
+    system.child.kill('SIGKILL');
+    await expectAllGone(system);
+    await waitFor(() => !existsSync(controlFile(port)), { what: 'the control file to be removed' });
+  });
 
   it('stops every process when its parent dies (SIGKILL of the process that started it)', async () => {
     const port = await freePort();
