@@ -116,7 +116,7 @@ export class RedisServer {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: watchdog !== undefined,
     });
-    watchdog?.adopt(child);
+    watchdog?.adopt(child, 1);
     this.#child = child;
     this.#exit = null;
     child.once('exit', (code, signal) => {

@@ -2,7 +2,7 @@
  * The watchdog program of a running system (see watchdog.ts). It reads what
  * the supervisor started from its stdin, one line each:
  *
- *   +group <pid>   a process group to end     -group <pid>   it ended on its own
+ *   +group <pid> <wave>   a process group to end, in waves (0 first)   -group <pid>   it ended
  *   +path <path>   a file or folder to remove  -path <path>   removed already
  *
  * and does nothing else until stdin ends. The supervisor holds the only write
@@ -14,7 +14,8 @@
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-const groups = new Set<number>();
+/** Process group → its wave: app servers (0) end before the store (1) they talk to. */
+const groups = new Map<number, number>();
 const paths = new Set<string>();
 /** Long enough for the shop (and most apps) to close; short enough to be done before anyone looks. */
 const graceMs = Number(process.env.UNPINNED_WATCHDOG_GRACE_MS ?? 3000);
@@ -24,8 +25,10 @@ createInterface({ input: process.stdin })
     const space = line.indexOf(' ');
     const verb = line.slice(0, space);
     const value = line.slice(space + 1);
-    if (verb === '+group') groups.add(Number(value));
-    else if (verb === '-group') groups.delete(Number(value));
+    if (verb === '+group') {
+      const [pgid, wave] = value.split(' ');
+      groups.set(Number(pgid), Number(wave ?? 0));
+    } else if (verb === '-group') groups.delete(Number(value));
     else if (verb === '+path') paths.add(value);
     else if (verb === '-path') paths.delete(value);
   })
@@ -42,13 +45,20 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+/**
+ * SIGTERM wave by wave, the order of a graceful stop: an app server whose store is already gone
+ * can hang in its own shutdown (closing a client that keeps reconnecting) until SIGKILL.
+ */
 async function reap(): Promise<void> {
-  for (const pgid of groups) signalGroup(pgid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while ([...groups].some((pgid) => signalGroup(pgid, 0)) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const wave of [...new Set(groups.values())].sort()) {
+    const members = [...groups].filter(([, w]) => w === wave).map(([pgid]) => pgid);
+    for (const pgid of members) signalGroup(pgid, 'SIGTERM');
+    while (members.some((pgid) => signalGroup(pgid, 0)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
-  for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
+  for (const pgid of groups.keys()) signalGroup(pgid, 'SIGKILL');
   for (const path of paths) rmSync(path, { recursive: true, force: true });
   process.exit(0);
 }

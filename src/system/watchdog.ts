@@ -45,13 +45,14 @@ export class Watchdog {
 
   /**
    * Watch a child that leads its own process group (spawned with `detached: true`): the watchdog
-   * ends its group if the supervisor dies first; it forgets it when the child exits.
+   * ends its group if the supervisor dies first (wave 0 first, then 1: the store after the app
+   * servers); it forgets it when the child exits.
    */
-  adopt(child: ChildProcess): void {
+  adopt(child: ChildProcess, wave: 0 | 1 = 0): void {
     const pid = child.pid;
     if (pid === undefined) return;
     this.#groups.add(pid);
-    this.#send(`+group ${pid}`);
+    this.#send(`+group ${pid} ${wave}`);
     child.once('exit', () => {
       this.#groups.delete(pid);
       this.#send(`-group ${pid}`);
