@@ -3,12 +3,15 @@
  * system through a small file named after its balancer port, and speak to its
  * control API: the same API the dashboard uses.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { dashboard } from '../dashboard/index.js';
 import { startControl } from '../system/control.js';
+import { portInUse } from '../system/errors.js';
+import { onStopRequest } from '../system/stop-requests.js';
 import { System, type SystemStatus } from '../system/supervisor.js';
 
 export function controlFile(port: number): string {
@@ -29,6 +32,12 @@ interface UpFlags {
 }
 
 export async function up(flags: UpFlags): Promise<void> {
+  // After a hang-up (the terminal closed) or the parent's death, writes to stdout can fail
+  // (EIO, EPIPE): the stop must go on without them rather than die of an unhandled 'error'.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  const controlPort = Number(flags.controlPort);
+  // A taken control port fails before anything starts, not after the store and servers did.
+  if (controlPort !== 0) await probePort(controlPort, 'the control API', '--control-port');
   const system = new System({
     servers: Number(flags.servers),
     port: Number(flags.port),
@@ -43,39 +52,61 @@ export async function up(flags: UpFlags): Promise<void> {
       : {}),
     log: (line) => console.log(line),
   });
-  await system.start();
-  const control = await startControl(system, Number(flags.controlPort), dashboard(system)).catch(
-    async (error: unknown) => {
-      await system.stop();
-      throw error;
-    },
-  );
-  const port = Number(new URL(system.url).port);
-  const file = controlFile(port);
-  writeFileSync(file, JSON.stringify({ control: control.url, pid: process.pid }));
-
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    console.log('\nstopping…');
-    rmSync(file, { force: true });
-    control.server.closeAllConnections();
-    await new Promise((resolve) => control.server.close(resolve));
+  // Listening from the first moment: a signal during the start stops what has started so far.
+  const started = (async () => {
+    await system.start();
+    return startControl(system, controlPort, dashboard(system)).catch((error: unknown) => {
+      throw portInUse(error, controlPort, 'the control API', '--control-port');
+    });
+  })();
+  const stop = async (reason: string) => {
+    console.log(`\nstopping (${reason})… a second Ctrl-C stops at once.`);
+    const control = await started.catch(() => null);
+    if (control) {
+      control.server.closeAllConnections();
+      await new Promise((resolve) => control.server.close(resolve));
+    }
     await system.stop();
     console.log('stopped: nothing left running.');
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
-  printStatus(system.status(), control.url);
-  console.log(`  dashboard ${control.url}/`);
-  console.log(
-    `\nOpen ${system.url} (the shop) and ${control.url}/ (the dashboard) · Ctrl-C stops everything.`,
-  );
+  const force = (signal: NodeJS.Signals) => {
+    const killed = system.forceStop();
+    console.log(`${signal} again: killed ${killed} process group(s) with SIGKILL; stopped.`);
+    process.exit(128 + constants.signals[signal]);
+  };
+  onStopRequest({
+    stop: (reason) =>
+      void stop(reason).catch((error: unknown) => {
+        console.error(`unpinned: the stop failed (${String(error)}); killing what is left.`);
+        system.forceStop();
+        process.exit(1);
+      }),
+    force,
+  });
+  const { url } = await started.catch(async (error: unknown) => {
+    // start() stopped what it had started; a failed control API leaves the rest to stop here.
+    await system.stop();
+    throw error;
+  });
+  const file = controlFile(Number(new URL(system.url).port));
+  writeFileSync(file, JSON.stringify({ control: url, pid: process.pid }));
+  system.removeWithSystem(file);
+  printStatus(system.status(), url);
+  console.log(`  dashboard ${url}/`);
+  console.log(`\nOpen ${system.url} (the shop) and ${url}/ (the dashboard) · Ctrl-C stops everything.`);
   console.log(
     'Check your own app before it leaves sticky sessions: unpinned check --app "node server.js" --har journey.har (docs/check.md).',
   );
+}
+
+/** Fails with UNPINNED_ERR_PORT_IN_USE when `port` is taken on loopback. */
+async function probePort(port: number, what: string, flag: string): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error) => reject(portInUse(error, port, what, flag)));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
 }
 
 function printStatus(status: SystemStatus, control?: string): void {

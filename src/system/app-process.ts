@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { SystemError } from './errors.js';
 import { freePort } from './redis-server.js';
+import { killGroup, type Watchdog } from './watchdog.js';
 
 export type AppState = 'starting' | 'up' | 'draining' | 'stopping' | 'down';
 
@@ -20,6 +21,11 @@ export interface AppSpec {
   cwd?: string;
   startTimeoutMs: number;
   stopTimeoutMs: number;
+  /**
+   * When given, the server runs in its own process group, signalled as a whole (an app's own
+   * children go with it), and the watchdog ends that group if the supervisor dies first.
+   */
+  watchdog?: Watchdog;
 }
 
 export class AppProcess {
@@ -64,7 +70,9 @@ export class AppProcess {
       env: { ...process.env, ...this.#spec.env, PORT: String(this.port), SERVER_NAME: this.name },
       ...(this.#spec.cwd ? { cwd: this.#spec.cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: this.#spec.watchdog !== undefined,
     });
+    this.#spec.watchdog?.adopt(child);
     this.#child = child;
     this.state = 'starting';
     const keep = (chunk: Buffer) => {
@@ -100,7 +108,7 @@ export class AppProcess {
         // not listening yet
       }
       if (Date.now() > deadline) {
-        child.kill('SIGKILL');
+        this.#signal(child, 'SIGKILL');
         throw new SystemError(
           'UNPINNED_ERR_APP_START',
           `${this.name} did not answer ${this.#spec.healthPath} within ${this.#spec.startTimeoutMs} ms:\n${this.#log.join('')}`,
@@ -115,8 +123,8 @@ export class AppProcess {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     this.state = 'stopping';
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), this.#spec.stopTimeoutMs);
+    this.#signal(child, 'SIGTERM');
+    const timer = setTimeout(() => this.#signal(child, 'SIGKILL'), this.#spec.stopTimeoutMs);
     await this.#exited;
     clearTimeout(timer);
   }
@@ -125,7 +133,12 @@ export class AppProcess {
   async kill(): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGKILL');
+    this.#signal(child, 'SIGKILL');
     await this.#exited;
+  }
+
+  #signal(child: ChildProcess, signal: NodeJS.Signals): void {
+    if (this.#spec.watchdog && child.pid !== undefined) killGroup(child.pid, signal);
+    else child.kill(signal);
   }
 }

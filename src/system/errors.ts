@@ -18,3 +18,16 @@ export function unknownServer(name: string, known: string[]): SystemError {
     { statusCode: 404 },
   );
 }
+
+/**
+ * `error` from listening on `port` as UNPINNED_ERR_PORT_IN_USE when the port is taken (another
+ * `unpinned up`, most often); any other error unchanged.
+ */
+export function portInUse(error: unknown, port: number, what: string, flag: string): unknown {
+  if ((error as { code?: string }).code !== 'EADDRINUSE') return error;
+  return new SystemError(
+    'UNPINNED_ERR_PORT_IN_USE',
+    `Port ${port} (${what}) is already in use, perhaps by another \`unpinned up\`: stop it, or pass ${flag} <another port> (0 picks a free one).`,
+    { cause: error, statusCode: 409 },
+  );
+}

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
+import { killGroup, type Watchdog } from './watchdog.js';
 
 /** Path of redis-server on PATH, or null. */
 export function findRedisServer(): string | null {
@@ -37,25 +38,49 @@ export interface RedisServerOptions {
   extraArgs?: string[];
   /** Run as a Sentinel with this configuration (Sentinel rewrites its file, so it gets its own). */
   sentinelConfig?: string;
+  /**
+   * When given (the running system), the server runs in its own process group and the watchdog
+   * stops it and removes its directory if the supervisor dies first: redis-server has no way to
+   * notice that its parent is gone.
+   */
+  watchdog?: Watchdog;
 }
 
 export class RedisServer {
-  readonly port: number;
   readonly dir: string;
+  #port: number;
   #options: RedisServerOptions;
   #child: ChildProcess | null = null;
+  #exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
   private constructor(port: number, options: RedisServerOptions) {
-    this.port = port;
+    this.#port = port;
     this.#options = options;
     this.dir = mkdtempSync(join(tmpdir(), 'unpinned-redis-'));
+    options.watchdog?.keep(this.dir);
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
     if (!redisBinary) throw new Error('redis-server is not on PATH');
     const server = new RedisServer(await freePort(), options);
-    await server.#spawn();
+    try {
+      await server.#spawn();
+    } catch (error) {
+      // A free port can be taken between the probe and redis-server's bind: once more, on another.
+      if (!/Address already in use/.test(String(error))) throw error;
+      server.#port = await freePort();
+      await server.#spawn();
+    }
     return server;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** How the last server process ended (null while it runs): a store that died on its own says so. */
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | null {
+    return this.#exit;
   }
 
   get url(): string {
@@ -86,8 +111,17 @@ export class RedisServer {
       'no',
       ...(this.#options.extraArgs ?? []),
     ];
-    const child = spawn(redisBinary!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const watchdog = this.#options.watchdog;
+    const child = spawn(redisBinary!, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: watchdog !== undefined,
+    });
+    watchdog?.adopt(child, 1);
     this.#child = child;
+    this.#exit = null;
+    child.once('exit', (code, signal) => {
+      this.#exit = { code, signal };
+    });
     let output = '';
     await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
@@ -122,9 +156,14 @@ export class RedisServer {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     this.#child = null;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGCONT');
-    child.kill(signal);
+    this.#signal(child, 'SIGCONT');
+    this.#signal(child, signal);
     await exited;
+  }
+
+  #signal(child: ChildProcess | null, signal: NodeJS.Signals): void {
+    if (this.#options.watchdog && child?.pid !== undefined) killGroup(child.pid, signal);
+    else child?.kill(signal);
   }
 
   /** Stop, stay down for `downMs` (an outage of that length, as the lab models it), start again. */
@@ -136,15 +175,16 @@ export class RedisServer {
 
   /** Freeze the server (SIGSTOP): connections stay open, nothing answers. */
   freeze(): void {
-    this.#child?.kill('SIGSTOP');
+    this.#signal(this.#child, 'SIGSTOP');
   }
 
   thaw(): void {
-    this.#child?.kill('SIGCONT');
+    this.#signal(this.#child, 'SIGCONT');
   }
 
   async close(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
+    this.#options.watchdog?.release(this.dir);
   }
 }

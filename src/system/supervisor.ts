@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { type Balancer, createBalancer, type StrategyName } from '../balancer/index.js';
 import { AppProcess, type AppState } from './app-process.js';
-import { SystemError, unknownServer } from './errors.js';
+import { portInUse, SystemError, unknownServer } from './errors.js';
 import { shopServerPath } from './paths.js';
 import { findRedisServer, RedisServer } from './redis-server.js';
+import { Watchdog } from './watchdog.js';
 
 export interface SystemOptions {
   servers?: number;
@@ -73,6 +74,8 @@ export class System {
   #balancerUrl = '';
   #next = 1;
   #dir: string | null = null;
+  #watchdog: Watchdog | null = null;
+  #paths = new Set<string>();
   /** One control operation at a time: a deploy and a scale must not interleave. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -116,22 +119,37 @@ export class System {
     return this.#balancer;
   }
 
+  /** The watchdog process that ends this system's processes if this one dies without stopping them. */
+  get watchdogPid(): number | null {
+    return this.#watchdog?.pid ?? null;
+  }
+
   async start(): Promise<void> {
+    this.#watchdog = Watchdog.start();
     this.#dir = mkdtempSync(join(tmpdir(), 'unpinned-up-'));
+    this.#watchdog.keep(this.#dir);
     try {
-      this.#store = await this.#startStore();
-      const apps = Array.from({ length: this.#options.servers }, () => this.#newApp());
-      await Promise.all(apps.map((app) => app.start()));
-      this.#apps = apps;
+      // The balancer's port first: a second system on a taken port fails before it starts anything.
       const strategy = this.#options.sticky ? 'sticky-cookie' : (this.#options.strategy ?? 'round-robin');
       this.#balancer = createBalancer({
-        backends: apps.map((app) => ({ id: app.name, url: app.url })),
         strategy,
         healthCheck: { path: this.#options.healthPath, intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 2 },
       });
-      const address = await this.#balancer.listen(this.#options.port, this.#options.host);
+      const address = await this.#balancer
+        .listen(this.#options.port, this.#options.host)
+        .catch((error: unknown) => {
+          throw portInUse(error, this.#options.port, 'the balancer', '--port');
+        });
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       this.#balancerUrl = `http://${host}:${address.port}`;
+      this.#store = await this.#startStore();
+      const apps = Array.from({ length: this.#options.servers }, () => this.#newApp());
+      this.#apps = apps;
+      // Settled, not all: a failed start must not leave the others starting after stop() ran.
+      const started = await Promise.allSettled(apps.map((app) => app.start()));
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      for (const app of apps) this.#balancer.addBackend({ id: app.name, url: app.url });
     } catch (error) {
       await this.stop();
       throw error;
@@ -144,7 +162,7 @@ export class System {
     if (redisUrl) return { kind: 'redis', url: redisUrl, server: null };
     if (store !== 'sqlite' && findRedisServer()) {
       // Persisted, so `restart-store` keeps everyone's sessions.
-      const server = await RedisServer.start({ persist: true });
+      const server = await RedisServer.start({ persist: true, watchdog: this.#watchdog! });
       return { kind: 'redis', url: server.url, server };
     }
     if (store === 'redis') {
@@ -178,6 +196,7 @@ export class System {
       healthPath: this.#options.healthPath,
       startTimeoutMs: 20_000,
       stopTimeoutMs: 10_000,
+      ...(this.#watchdog ? { watchdog: this.#watchdog } : {}),
     });
   }
 
@@ -314,16 +333,63 @@ export class System {
     return this.status();
   }
 
-  /** Stop everything this system started; safe to call twice. */
+  /**
+   * Stop everything this system started; safe to call twice. A server or store that dies on its
+   * own meanwhile is reported in the log, never waited for or thrown about.
+   */
   async stop(): Promise<void> {
+    const { log } = this.#options;
     const balancer = this.#balancer;
     this.#balancer = null;
     await balancer?.close();
-    await Promise.all(this.#apps.map((app) => app.stop()));
+    await Promise.all(
+      this.#apps.map(async (app) => {
+        const before = app.exit;
+        await app.stop();
+        const exit = app.exit;
+        if (before) log(`${app.name} had already ended (${describeExit(before)}).`);
+        else if (exit && app.state === 'down' && exit.signal !== 'SIGTERM' && exit.code !== 0)
+          log(`${app.name} ended while stopping (${describeExit(exit)}).`);
+      }),
+    );
     this.#apps = [];
-    if (this.#store.kind === 'redis') await this.#store.server?.close();
-    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+    const store = this.#store;
+    if (store.kind === 'redis' && store.server) {
+      const exit = store.server.exit;
+      await store.server.close();
+      if (exit) log(`store: redis-server had already ended (${describeExit(exit)}).`);
+    }
+    this.#store = { kind: 'memory' };
+    if (this.#dir) this.#paths.add(this.#dir);
+    for (const path of this.#paths) {
+      rmSync(path, { recursive: true, force: true });
+      this.#watchdog?.release(path);
+    }
+    this.#paths.clear();
     this.#dir = null;
+    const watchdog = this.#watchdog;
+    this.#watchdog = null;
+    await watchdog?.close();
+  }
+
+  /**
+   * Remove `path` when this system stops, or, if this process dies first, when the watchdog
+   * notices (the CLI's control file: a stale one would point the verbs at a dead system).
+   */
+  removeWithSystem(path: string): void {
+    this.#paths.add(path);
+    this.#watchdog?.keep(path);
+  }
+
+  /**
+   * The fast stop, for a second Ctrl-C: SIGKILL every process this system started, remove its
+   * files, no goodbyes. Returns how many process groups were killed.
+   */
+  forceStop(): number {
+    const killed = this.#watchdog?.killAll() ?? 0;
+    this.#watchdog = null;
+    this.#dir = null;
+    return killed;
   }
 
   /** Drain a server out of the balancer (in-flight requests finish), then stop it. */
@@ -364,6 +430,10 @@ export class System {
     this.#queue = run.catch(() => {});
     return run;
   }
+}
+
+function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null }): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 }
 
 /** `url` with its password masked (`redis://user:***@host:port`); unparseable, nothing of it. */
