@@ -76,8 +76,8 @@ export class Balancer extends EventEmitter {
       { onStateChange: (b, reason) => this.#onState(b, reason) },
     );
     const strategy = createStrategy(settings.strategy, settings);
-    const legacy = new LegacyAffinity(settings.legacy, settings.clock, (b, result) =>
-      this.#retired(b, result),
+    const legacy = new LegacyAffinity(settings.legacy, settings.clock, (result) =>
+      this.emit('retired', result),
     );
     this.#core = {
       legacy,
@@ -211,10 +211,25 @@ export class Balancer extends EventEmitter {
       options.retireAfterMs === undefined ? this.#settings.legacy.retireAfterMs : options.retireAfterMs;
     if (cap !== null && !(Number.isInteger(cap) && cap >= 0))
       throw invalidOption('retireAfterMs', 'an integer >= 0 (milliseconds) or null', cap);
-    const done = this.#core.legacy.retire(backend, cap);
+    const done = this.#core.legacy.retire(backend, cap).then(async (result) => {
+      // Its last session ended, or the cap came: drain it (in-flight requests finish), remove it.
+      if (result.reason !== 'removed' && this.#core.members.all().includes(backend)) {
+        this.#core.members.setDraining(backend, true);
+        await this.removeBackend(backend.id);
+      }
+      return result;
+    });
     this.#core.members.invalidate();
     this.#onState(backend, 'retiring');
     return done;
+  }
+
+  /**
+   * Changes the legacy-affinity options (`legacy` of `createBalancer()`) while no server is
+   * retiring, e.g. the idle window of the old app a migration is about to retire.
+   */
+  configureLegacy(options: NonNullable<BalancerOptions['legacy']>): void {
+    this.#core.legacy.configure(resolveSettings({ ...this.#settings, legacy: options }).legacy);
   }
 
   /** Legacy affinity now: the learned table, each retiring server's sessions, retirements so far. */
@@ -305,14 +320,6 @@ export class Balancer extends EventEmitter {
     for (const tunnel of core.tunnels) tunnel.destroy(); // upgraded sockets left the server
     await Promise.all([serverClosed, adminClosed]);
     await Promise.all(core.members.all().map((b) => b.pool.destroy()));
-  }
-
-  /** A retiring server's last session ended, or its cap came: drain it, then remove it. */
-  #retired(backend: Backend, result: RetireResult): void {
-    this.emit('retired', result);
-    if (!this.#core.members.all().includes(backend)) return;
-    this.#core.members.setDraining(backend, true);
-    void this.removeBackend(backend.id);
   }
 
   #idle(backend: Backend): Promise<void> {

@@ -33,6 +33,7 @@
  */
 import type { Backend } from './backend.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { balancerError } from './errors.js';
 import { readCookie } from './strategies/sticky-cookie.js';
 
 export interface LegacySettings {
@@ -106,9 +107,9 @@ interface Retiring {
 }
 
 export class LegacyAffinity {
-  readonly settings: LegacySettings;
+  settings: LegacySettings;
   readonly #clock: Clock;
-  readonly #onRetire: (backend: Backend, result: RetireResult) => void;
+  readonly #onRetire: (result: RetireResult) => void;
   readonly #table = new Map<string, Entry>();
   readonly #retiring = new Map<Backend, Retiring>();
   readonly #retired: RetireResult[] = [];
@@ -118,11 +119,7 @@ export class LegacyAffinity {
   /** True while a retiring server exists: the request path's only check otherwise. */
   active = false;
 
-  constructor(
-    settings: LegacySettings,
-    clock: Clock,
-    onRetire: (backend: Backend, result: RetireResult) => void,
-  ) {
+  constructor(settings: LegacySettings, clock: Clock, onRetire: (result: RetireResult) => void) {
     this.settings = settings;
     this.#clock = clock;
     this.#onRetire = onRetire;
@@ -149,6 +146,12 @@ export class LegacyAffinity {
       this.active = true;
       this.#scheduleSweep();
     });
+  }
+
+  /** New settings; only while no server is retiring (the table is empty then). */
+  configure(settings: LegacySettings): void {
+    if (this.active) throw balancerError('UNPINNED_ERR_LB_RETIRING', 'Legacy options cannot change now');
+    this.settings = settings;
   }
 
   isRetiring(backend: Backend): boolean {
@@ -354,7 +357,7 @@ export class LegacyAffinity {
     const result: RetireResult = { id: backend.id, reason, forcedOut };
     this.#retired.push(result);
     if (this.#retired.length > 100) this.#retired.shift();
-    if (reason !== 'removed') this.#onRetire(backend, result);
+    if (reason !== 'removed') this.#onRetire(result);
     state.done(result);
   }
 

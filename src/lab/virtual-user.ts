@@ -161,6 +161,18 @@ export class VirtualUser {
     }
   }
 
+  /** Log out on purpose: the session ends by the user's own hand, so nothing counts as lost. */
+  async logout(): Promise<ShopAnswer | null> {
+    const answer = await this.#call('POST', '/api/logout');
+    if (answer) {
+      this.loggedIn = false;
+      this.expected = {};
+      this.expectedOrders = 0;
+      this.#pending = null;
+    }
+    return answer;
+  }
+
   async add(sku: string): Promise<void> {
     if (!this.loggedIn) await this.login();
     if (!this.loggedIn) return;
