@@ -34,6 +34,8 @@ export interface RequestRecord {
 export interface UserEvents {
   onRequest?(record: RequestRecord): void;
   onLoss?(kind: 'session' | 'items', count: number, at: number): void;
+  /** A login answered, by the server that holds the new session. */
+  onLogin?(server: string, at: number): void;
 }
 
 type Pending = { kind: 'remove'; sku: string } | { kind: 'checkout' } | null;
@@ -154,6 +156,7 @@ export class VirtualUser {
   async login(): Promise<void> {
     const answer = await this.#call('POST', '/api/login', { user: this.name });
     if (answer?.user === this.name) {
+      this.#events.onLogin?.(answer.server, performance.now());
       this.loggedIn = true;
       this.expected = { ...answer.cart };
       this.expectedOrders = answer.orders;

@@ -395,6 +395,30 @@ export class System {
     });
   }
 
+  /**
+   * The way people move off sticky sessions without legacy affinity, kept for the lab to compare
+   * with `migrate()`: switch the balancer to round-robin, then redeploy every server onto the
+   * shared store, one at a time. Everyone whose session lived in an old server's memory loses it.
+   */
+  naiveMigrate(): Promise<SystemStatus> {
+    return this.#exclusive(async () => {
+      if (!this.#options.sticky)
+        throw new SystemError('UNPINNED_ERR_NOT_STICKY', 'This system is already stateless.', {
+          statusCode: 409,
+        });
+      if (this.#store.kind === 'memory') this.#store = await this.#startStore(false);
+      this.balancer.setStrategy(this.#options.strategy ?? 'round-robin');
+      for (const old of [...this.#apps]) {
+        await this.#retire(old);
+        await this.#addApp(this.#apps.indexOf(old));
+        this.#remove(old);
+        this.#inMemory.delete(old);
+      }
+      this.#options.sticky = false;
+      return this.status();
+    });
+  }
+
   /** Resolves when a running migration is done (at once when none runs). */
   get migrated(): Promise<void> {
     return this.#migration?.finished ?? Promise.resolve();
