@@ -69,7 +69,8 @@ export function resolveProxyConfig(input: ProxyConfigInput): ProxyConfig {
   if (!/^\/[\w\-./~%]*$/.test(healthPath))
     throw invalidOption('--health-path', 'a plain URL path', healthPath);
   const sessionCookie = input.sessionCookie ?? 'sid';
-  if (!cookieName.test(sessionCookie))
+  // No dot: nginx's `$cookie_<name>` variable ends at one.
+  if (!/^[\w-]+$/.test(sessionCookie))
     throw invalidOption('--session-cookie', 'a cookie name', sessionCookie);
   return {
     backends: input.backends.map(parseBackend),
