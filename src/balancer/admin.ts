@@ -13,7 +13,8 @@
  * by themselves, and a networked admin API is reached under names this process cannot know.
  *
  * GET /servers · POST /servers {url, id?, draining?} · DELETE /servers/:id · POST /servers/:id/drain[?wait=1]
- * POST /servers/:id/undrain · GET /strategy · PUT /strategy {strategy} · GET /metrics · GET /healthz
+ * POST /servers/:id/undrain · POST /servers/:id/retire {retireAfterMs?}[?wait=1] · GET /legacy
+ * GET /strategy · PUT /strategy {strategy} · GET /metrics · GET /healthz
  */
 
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -76,6 +77,8 @@ async function route(balancer: Balancer, req: IncomingMessage, res: ServerRespon
     return void res.end(balancer.metrics());
   }
   if (head === 'healthz') return void sendJson(res, 200, { ok: true });
+  if (head === 'legacy' && parts.length === 1 && method === 'GET')
+    return void sendJson(res, 200, balancer.legacy());
   if (head === 'strategy' && parts.length === 1) {
     if (method === 'PUT' || method === 'POST') {
       const body = await readJson(req);
@@ -104,6 +107,14 @@ async function route(balancer: Balancer, req: IncomingMessage, res: ServerRespon
     if (id !== undefined && action === 'drain' && method === 'POST') {
       const done = balancer.drain(id);
       if (url.searchParams.has('wait')) await done;
+      return void sendJson(res, 200, snapshotOf(balancer, id));
+    }
+    if (id !== undefined && action === 'retire' && method === 'POST') {
+      const hasBody =
+        req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      const cap = hasBody ? (await readJson(req)).retireAfterMs : undefined;
+      const done = balancer.retire(id, cap === undefined ? {} : { retireAfterMs: cap as number | null });
+      if (url.searchParams.has('wait')) return void sendJson(res, 200, await done);
       return void sendJson(res, 200, snapshotOf(balancer, id));
     }
     if (id !== undefined && action === 'undrain' && method === 'POST') {

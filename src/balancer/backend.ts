@@ -8,7 +8,7 @@ import { invalidOption } from './errors.js';
 import { type PoolOptions, UpstreamPool } from './upstream/pool.js';
 
 /** The state a server is in, as the admin API and `backends()` report it. */
-export type BackendState = 'up' | 'down' | 'ejected' | 'draining';
+export type BackendState = 'up' | 'down' | 'ejected' | 'draining' | 'retiring';
 
 /** A server to balance over: a URL, and an optional stable id (defaults to `host:port`). */
 export interface BackendSpec {
@@ -28,6 +28,10 @@ export interface BackendSnapshot {
   state: BackendState;
   healthy: boolean;
   draining: boolean;
+  /** Takes only the requests of the legacy sessions bound to it (legacy.ts). */
+  retiring: boolean;
+  /** Live legacy sessions bound to it while retiring, else 0. */
+  legacySessions: number;
   ejected: boolean;
   inFlight: number;
   tunnels: number;
@@ -51,6 +55,8 @@ export class Backend {
   /** Active health-check verdict (rise/fall). */
   healthy = true;
   draining: boolean;
+  /** Retiring (legacy.ts): no balanced picks; only requests bound to it by a legacy session. */
+  retiring = false;
   /** Passive ejection: the server takes no balanced picks until this clock time. */
   ejectedUntil = 0;
   consecutiveFailures = 0;
@@ -76,13 +82,14 @@ export class Backend {
     return this.ejectedUntil > now;
   }
 
-  /** Up for balanced picks: healthy, not ejected, not draining. */
+  /** Up for balanced picks: healthy, not ejected, not draining, not retiring. */
   isAvailable(now: number): boolean {
-    return this.healthy && !this.draining && this.ejectedUntil <= now;
+    return this.healthy && !this.draining && !this.retiring && this.ejectedUntil <= now;
   }
 
   state(now: number): BackendState {
     if (this.draining) return 'draining';
+    if (this.retiring) return 'retiring';
     if (!this.healthy) return 'down';
     if (this.isEjected(now)) return 'ejected';
     return 'up';
@@ -98,13 +105,15 @@ export class Backend {
     if (this.inFlight === 0 && this.tunnels === 0) this.onIdle?.();
   }
 
-  snapshot(now: number): BackendSnapshot {
+  snapshot(now: number, legacySessions = 0): BackendSnapshot {
     return {
       id: this.id,
       url: this.url,
       state: this.state(now),
       healthy: this.healthy,
       draining: this.draining,
+      retiring: this.retiring,
+      legacySessions,
       ejected: this.isEjected(now),
       inFlight: this.inFlight,
       tunnels: this.tunnels,

@@ -10,9 +10,11 @@ import { Backend, type BackendSnapshot, type BackendSpec, type PoolSettings } fr
 import { type BalancerOptions, resolveSettings, type Settings } from './config.js';
 import type { Core } from './core.js';
 import { ClientSide } from './downstream.js';
+import { invalidOption } from './errors.js';
 import { publish, stateChannel } from './events.js';
 import { TrustedProxies } from './headers.js';
 import { HealthChecker } from './health.js';
+import { LegacyAffinity, type LegacySnapshot, type RetireResult } from './legacy.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
 import { NodeSide } from './node-side.js';
@@ -74,7 +76,11 @@ export class Balancer extends EventEmitter {
       { onStateChange: (b, reason) => this.#onState(b, reason) },
     );
     const strategy = createStrategy(settings.strategy, settings);
+    const legacy = new LegacyAffinity(settings.legacy, settings.clock, (result) =>
+      this.emit('retired', result),
+    );
     this.#core = {
+      legacy,
       settings,
       members,
       metrics: new Metrics(),
@@ -186,7 +192,49 @@ export class Balancer extends EventEmitter {
   /** Snapshot of every server: url, state, counters. */
   backends(): BackendSnapshot[] {
     const now = this.#settings.clock.now();
-    return this.#core.members.all().map((b) => b.snapshot(now));
+    const legacy = this.#core.legacy;
+    return this.#core.members.all().map((b) => b.snapshot(now, legacy.sessionsOf(b)));
+  }
+
+  /**
+   * Marks a server **retiring** (legacy.ts): it takes only the requests of the legacy sessions
+   * bound to it, never a new session, and is removed once none is left (or at the cap). The
+   * promise resolves once it is removed. Throws `UNPINNED_ERR_LB_UNKNOWN_BACKEND` synchronously.
+   *
+   * @example
+   * const lb = createBalancer({ backends, legacy: { cookie: 'connect.sid', idleMs: 30 * 60_000 } });
+   * const { forcedOut } = await lb.retire('old-1', { retireAfterMs: 4 * 3600_000 });
+   */
+  retire(id: string, options: { retireAfterMs?: number | null } = {}): Promise<RetireResult> {
+    const backend = this.#core.members.get(id);
+    const cap =
+      options.retireAfterMs === undefined ? this.#settings.legacy.retireAfterMs : options.retireAfterMs;
+    if (cap !== null && !(Number.isInteger(cap) && cap >= 0))
+      throw invalidOption('retireAfterMs', 'an integer >= 0 (milliseconds) or null', cap);
+    const done = this.#core.legacy.retire(backend, cap).then(async (result) => {
+      // Its last session ended, or the cap came: drain it (in-flight requests finish), remove it.
+      if (result.reason !== 'removed' && this.#core.members.all().includes(backend)) {
+        this.#core.members.setDraining(backend, true);
+        await this.removeBackend(backend.id);
+      }
+      return result;
+    });
+    this.#core.members.invalidate();
+    this.#onState(backend, 'retiring');
+    return done;
+  }
+
+  /**
+   * Changes the legacy-affinity options (`legacy` of `createBalancer()`) while no server is
+   * retiring, e.g. the idle window of the old app a migration is about to retire.
+   */
+  configureLegacy(options: NonNullable<BalancerOptions['legacy']>): void {
+    this.#core.legacy.configure(resolveSettings({ ...this.#settings, legacy: options }).legacy);
+  }
+
+  /** Legacy affinity now: the learned table, each retiring server's sessions, retirements so far. */
+  legacy(): LegacySnapshot {
+    return this.#core.legacy.snapshot();
   }
 
   addBackend(spec: string | BackendSpec): BackendSnapshot {
@@ -204,6 +252,7 @@ export class Balancer extends EventEmitter {
    */
   removeBackend(id: string): Promise<void> {
     const backend = this.#core.members.get(id);
+    this.#core.legacy.forget(backend);
     this.#core.members.remove(backend);
     this.#health?.unwatch(backend);
     this.#onState(backend, 'removed');
@@ -232,7 +281,7 @@ export class Balancer extends EventEmitter {
 
   /** Prometheus exposition text, as served on the admin API's `/metrics`. */
   metrics(): string {
-    return this.#core.metrics.render(this.#core.members.all(), this.#settings.clock.now());
+    return this.#core.metrics.render(this.#core.members.all(), this.#settings.clock.now(), this.#core.legacy);
   }
 
   /**
@@ -249,6 +298,7 @@ export class Balancer extends EventEmitter {
     const core = this.#core;
     core.closing = true;
     this.#health?.stop();
+    core.legacy.close();
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     this.#clientSide.closeIdle();

@@ -21,6 +21,7 @@ import type { BackendSpec } from './backend.js';
 import { isLoopbackAddress } from './browser-guard.js';
 import { type Clock, type RandomSource, systemClock } from './clock.js';
 import { invalidOption } from './errors.js';
+import type { LegacySettings } from './legacy.js';
 import { type StrategyName, strategyNames } from './strategies/strategy.js';
 
 export interface HealthCheckOptions {
@@ -91,6 +92,22 @@ export interface BalancerOptions {
   /** Cookie name of the sticky-cookie strategy (default `SRV`, as in HAProxy's docs). */
   stickyCookie?: string;
   /**
+   * Legacy affinity, to retire servers that keep sessions in memory without logging anyone out
+   * (legacy.ts). Retiring a server (`retire()`, the admin API) works without it; these say how.
+   */
+  legacy?: {
+    /** The old app's session cookie (e.g. `connect.sid`), learned from its `Set-Cookie`. */
+    cookie?: string;
+    /** A HAProxy-style server cookie whose value is the server's id. */
+    serverCookie?: string;
+    /** A legacy session not seen for this long has ended: the old app's idle timeout (default 30 min). */
+    idleMs?: number;
+    /** Retire a server this long after it was marked, whatever its count (default: no cap). */
+    retireAfterMs?: number | null;
+    /** Entries the learned table holds at most (default 100,000; the least recently seen go first). */
+    maxEntries?: number;
+  };
+  /**
    * Admin API; started by `listen()` when given. `host` defaults to 127.0.0.1; any other than a
    * loopback address needs a `token` (whoever reaches the API can route your users' traffic).
    */
@@ -125,6 +142,7 @@ export interface Settings {
   trustedProxies: string[];
   forwardedHeaders: boolean;
   stickyCookie: string;
+  legacy: LegacySettings;
   admin: { port: number; host: string; token: string | undefined } | undefined;
   clock: Clock;
   random: RandomSource;
@@ -193,6 +211,7 @@ export function resolveSettings(options: BalancerOptions): Settings {
     trustedProxies: [...(options.trustedProxies ?? [])],
     forwardedHeaders: options.forwardedHeaders ?? true,
     stickyCookie: token('stickyCookie', options.stickyCookie ?? 'SRV'),
+    legacy: resolveLegacy(options.legacy ?? {}, options.stickyCookie ?? 'SRV'),
     admin: options.admin && resolveAdmin(options.admin),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
@@ -209,6 +228,18 @@ function resolveHealth(h: BalancerOptions['healthCheck']): Settings['healthCheck
     timeoutMs: int('healthCheck.timeoutMs', h.timeoutMs ?? 1_000, 1),
     rise: int('healthCheck.rise', h.rise ?? 2, 1),
     fall: int('healthCheck.fall', h.fall ?? 3, 1),
+  };
+}
+
+function resolveLegacy(l: NonNullable<BalancerOptions['legacy']>, pinCookie: string): LegacySettings {
+  const cap = l.retireAfterMs ?? null;
+  return {
+    cookie: l.cookie === undefined ? undefined : token('legacy.cookie', l.cookie),
+    serverCookie: l.serverCookie === undefined ? undefined : token('legacy.serverCookie', l.serverCookie),
+    pinCookie,
+    idleMs: int('legacy.idleMs', l.idleMs ?? 1_800_000, 1),
+    retireAfterMs: cap === null ? null : int('legacy.retireAfterMs', cap, 0),
+    maxEntries: int('legacy.maxEntries', l.maxEntries ?? 100_000, 1),
   };
 }
 

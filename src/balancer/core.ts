@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import type { Settings } from './config.js';
 import type { ForwardingOptions } from './headers.js';
+import type { LegacyAffinity } from './legacy.js';
 import type { Members } from './members.js';
 import type { Metrics } from './metrics.js';
 import type { RetryPolicy } from './retry.js';
@@ -18,6 +19,8 @@ export interface Core {
   readonly metrics: Metrics;
   readonly retry: RetryPolicy;
   strategy: Strategy;
+  /** Legacy affinity; the request path asks it only while `legacy.active` (a server is retiring). */
+  readonly legacy: LegacyAffinity;
   forwarding: ForwardingOptions;
   /** Set by `close()`: new requests get 503 and responses close their connection. */
   closing: boolean;

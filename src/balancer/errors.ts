@@ -71,6 +71,8 @@ export const balancerErrorCodes = {
     'The admin API needs `Authorization: Bearer <token>` with the configured token (answered 401). Pass the token given to `--admin-token`.',
   UNPINNED_ERR_LB_FORBIDDEN:
     'The admin API refused a request that a web page could have sent: without a token, a Host header that is not an IP address or `localhost` (DNS rebinding, answered 421); a state-changing request whose `Origin` or `Sec-Fetch-Site` names another origin (403); a body not declared `Content-Type: application/json` (415). Call it from curl, a script or the CLI at http://127.0.0.1:<port>, with a JSON content type.',
+  UNPINNED_ERR_LB_RETIRING:
+    'Legacy-affinity options (the legacy cookie, its idle window, the table size) were changed while a server is retiring (admin API answers 409): they decide which sessions are bound to it. Wait until it is retired, or remove it first.',
 } as const;
 
 export type BalancerErrorCode = keyof typeof balancerErrorCodes;
@@ -95,6 +97,7 @@ const statusOf: Partial<Record<BalancerErrorCode, number>> = {
   UNPINNED_ERR_LB_UNKNOWN_STRATEGY: 400,
   UNPINNED_ERR_LB_UNAUTHORIZED: 401,
   UNPINNED_ERR_LB_FORBIDDEN: 403,
+  UNPINNED_ERR_LB_RETIRING: 409,
 };
 
 /** Builds the error for `code` with its documented status and a message that ends with what to do. */

@@ -14,4 +14,5 @@ export { type Clock, type RandomSource, seededRandom, systemClock } from './cloc
 export type { BalancerOptions, HealthCheckOptions } from './config.js';
 export { BalancerError, type BalancerErrorCode, balancerErrorCodes } from './errors.js';
 export { requestChannel, retryChannel, stateChannel } from './events.js';
+export type { LegacySnapshot, RetireReason, RetireResult, RetiringSnapshot } from './legacy.js';
 export { type StrategyName, strategyNames } from './strategies/strategy.js';

@@ -113,7 +113,7 @@ export class Members {
   }
 
   #rebuild(now: number): void {
-    const serving = this.#list.filter((b) => !b.draining);
+    const serving = this.#list.filter((b) => !b.draining && !b.retiring);
     const available = serving.filter((b) => b.isAvailable(now));
     const threshold = this.#settings.panicThresholdPercent;
     this.#panic = serving.length > 0 && (available.length * 100) / serving.length < threshold;

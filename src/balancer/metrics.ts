@@ -5,6 +5,7 @@
  * beyond undici.
  */
 import type { Backend } from './backend.js';
+import type { LegacyAffinity } from './legacy.js';
 
 /** Upper bounds of the latency histogram, in seconds. */
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -55,7 +56,7 @@ export class Metrics {
   }
 
   /** The exposition text; `members` supplies the live gauges. */
-  render(members: readonly Backend[], now: number): string {
+  render(members: readonly Backend[], now: number, legacy?: LegacyAffinity): string {
     const lines: string[] = [];
     const head = (name: string, type: string, help: string) =>
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -101,7 +102,36 @@ export class Metrics {
       'Client connections closed on arrival because limits.maxConnections were open.',
     );
     lines.push(`unpinned_lb_connections_dropped_total ${this.connectionsDropped}`);
+    if (legacy) this.#legacy(lines, head, members, legacy);
     return `${lines.join('\n')}\n`;
+  }
+
+  #legacy(
+    lines: string[],
+    head: (name: string, type: string, help: string) => void,
+    members: readonly Backend[],
+    legacy: LegacyAffinity,
+  ): void {
+    head('unpinned_lb_legacy_sessions', 'gauge', 'Live legacy sessions bound to each retiring server.');
+    for (const b of members)
+      if (b.retiring)
+        lines.push(`unpinned_lb_legacy_sessions{server="${esc(b.id)}"} ${legacy.sessionsOf(b)}`);
+    head(
+      'unpinned_lb_legacy_sessions_forced_out_total',
+      'counter',
+      'Legacy sessions still bound to a server when its retirement cap removed it.',
+    );
+    for (const [id, n] of legacy.forcedOutCounts())
+      lines.push(`unpinned_lb_legacy_sessions_forced_out_total{server="${esc(id)}"} ${n}`);
+    const table = legacy.snapshot();
+    head('unpinned_lb_legacy_table_entries', 'gauge', 'Entries in the learned legacy-session table.');
+    lines.push(`unpinned_lb_legacy_table_entries ${table.entries}`);
+    head(
+      'unpinned_lb_legacy_table_evictions_total',
+      'counter',
+      'Learned legacy sessions evicted because the table was full (legacy.maxEntries).',
+    );
+    lines.push(`unpinned_lb_legacy_table_evictions_total ${table.evicted}`);
   }
 
   #histogram(lines: string[], id: string, s: ServerStats): void {

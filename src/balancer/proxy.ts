@@ -17,6 +17,7 @@ import { type BalancerError, balancerError } from './errors.js';
 import { requestChannel, retryChannel } from './events.js';
 import { classifyFailure, countsAgainstServer } from './failures.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
+import type { LegacyMark } from './legacy.js';
 import { refuseHead } from './request-head.js';
 import { sendError } from './responses.js';
 import type { PickContext } from './strategies/index.js';
@@ -26,7 +27,7 @@ import { UpstreamError, type UpstreamHandler } from './upstream/pool.js';
 const gatewayTrouble = new Set([502, 503, 504]);
 
 /** One client request across its attempts; also the context its strategy picks with. */
-class Exchange implements PickContext {
+class Exchange implements PickContext, LegacyMark {
   readonly startedAt = performance.now();
   attempts = 0;
   retriesHeld = 0;
@@ -39,6 +40,9 @@ class Exchange implements PickContext {
   refused: BalancerError | undefined;
   current: Attempt | undefined;
   lastError: BalancerError | undefined;
+  /** Set by the legacy unit while a server is retiring (legacy.ts). */
+  legacyValue: string | undefined = undefined;
+  stalePin = false;
   readonly members: readonly Backend[];
   readonly now: number;
   readonly seqOf: (backend: Backend) => number;
@@ -156,7 +160,11 @@ function requestBody(core: Core, req: IncomingMessage, res: ServerResponse): Rea
 
 function startAttempt(ex: Exchange): void {
   const { core } = ex;
-  const backend = pickBackend(core, ex);
+  // Only while a server is retiring does a request's Cookie header matter here (legacy.ts).
+  const legacy = core.legacy.active
+    ? core.legacy.route(ex.req.headers.cookie, ex.members, ex.tried, ex)
+    : undefined;
+  const backend = legacy ?? pickBackend(core, ex);
   if (!backend) {
     finish(ex, undefined, ex.lastError ?? balancerError('UNPINNED_ERR_LB_NO_BACKEND', 'No server available'));
     return;
@@ -212,7 +220,8 @@ class Attempt implements UpstreamHandler {
       core.members.recordSuccess(backend);
     }
     this.status = statusCode;
-    const extra = core.strategy.responseHeaders?.(backend, ex);
+    let extra = core.strategy.responseHeaders?.(backend, ex);
+    if (core.legacy.active) extra = core.legacy.onResponse(backend, rawHeaders, ex, extra);
     const headers = buildResponseHeaders(rawHeaders, extra);
     const servedBy = core.settings.servedByHeader;
     if (servedBy) headers.push(servedBy, backend.id);

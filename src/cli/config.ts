@@ -26,6 +26,10 @@ interface ConfigFlags {
   adminSocket?: string;
   runDir?: string;
   out?: string;
+  migrate?: boolean;
+  legacyCookie?: string;
+  legacyBackend?: string[];
+  legacyIdle?: number;
 }
 
 function commonOptions(command: Command): Command {
@@ -68,6 +72,13 @@ function resolve(flags: ConfigFlags) {
     ...(flags.connectTimeout !== undefined && { connectTimeoutMs: flags.connectTimeout }),
     ...(flags.serverTimeout !== undefined && { serverTimeoutMs: flags.serverTimeout }),
     ...(flags.maxAttempts !== undefined && { maxAttempts: flags.maxAttempts }),
+    ...(flags.migrate && {
+      migrate: {
+        legacyBackends: flags.legacyBackend ?? [],
+        legacyCookie: flags.legacyCookie ?? '',
+        ...(flags.legacyIdle !== undefined && { idleMs: flags.legacyIdle * 1000 }),
+      },
+    }),
   });
 }
 
@@ -78,6 +89,19 @@ export function registerConfig(program: Command): void {
   commonOptions(config.command('haproxy').description('HAProxy config (check it with haproxy -c -f <file>)'))
     .option('--slowstart <ms>', 'ramp-up time of a server that comes back (0: off)', int('--slowstart'))
     .option('--admin-socket <path>', 'admin socket, for draining', '/run/haproxy/admin.sock')
+    .option('--migrate', 'move off sticky sessions: old servers keep the sessions they issued, no new ones')
+    .option('--legacy-cookie <name>', "with --migrate: the old app's session cookie, e.g. connect.sid")
+    .option(
+      '--legacy-backend <url>',
+      'with --migrate: an old server keeping sessions in memory (repeat)',
+      collect,
+      [],
+    )
+    .option(
+      '--legacy-idle <seconds>',
+      "with --migrate: the old app's idle timeout (default 1800)",
+      int('--legacy-idle'),
+    )
     .action((flags: ConfigFlags) =>
       emit(haproxyConfig(resolve(flags), { adminSocket: flags.adminSocket! }), flags.out),
     );

@@ -11,6 +11,8 @@ import { type BalancerOptions, createBalancer, strategyNames } from '../balancer
 export interface LbConfigFile extends Omit<BalancerOptions, 'admin' | 'clock' | 'random'> {
   listen?: string;
   admin?: { listen?: string; token?: string };
+  /** Servers (URLs or ids) marked retiring at start: the old fleet of a migration (legacy.ts). */
+  retire?: string[];
 }
 
 interface LbFlags {
@@ -34,6 +36,12 @@ interface LbFlags {
   maxBody?: number;
   maxHeader?: number;
   maxHeaderCount?: number;
+  retire?: string[];
+  legacyCookie?: string;
+  serverCookie?: string;
+  legacyIdle?: number;
+  retireAfter?: number;
+  legacyMaxEntries?: number;
 }
 
 export const int = (name: string) => (value: string) => {
@@ -76,6 +84,35 @@ export function registerLb(program: Command): void {
       'reject requests with more header fields (default 101)',
       int('--max-header-count'),
     )
+    .option(
+      '--retire <url>',
+      'an old server to retire: only its legacy sessions reach it, removed when they end (repeat)',
+      collect,
+      [],
+    )
+    .option(
+      '--legacy-cookie <name>',
+      "the old app's session cookie, learned from its Set-Cookie (e.g. connect.sid)",
+    )
+    .option(
+      '--server-cookie <name>',
+      'a HAProxy-style server cookie (value = server id) that binds to an old server',
+    )
+    .option(
+      '--legacy-idle <seconds>',
+      "a legacy session not seen this long has ended: the old app's idle timeout (default 1800)",
+      int('--legacy-idle'),
+    )
+    .option(
+      '--retire-after <seconds>',
+      'retire an old server this long after it was marked, whatever its sessions',
+      int('--retire-after'),
+    )
+    .option(
+      '--legacy-max-entries <n>',
+      'learned legacy sessions kept at most (default 100000)',
+      int('--legacy-max-entries'),
+    )
     .action(async (flags: LbFlags) => runLb(flags));
 }
 
@@ -83,7 +120,15 @@ async function runLb(flags: LbFlags): Promise<void> {
   const file: LbConfigFile = flags.config ? JSON.parse(readFileSync(flags.config, 'utf8')) : {};
   const options = mergeOptions(file, flags);
   const listen = parseAddress(flags.listen ?? file.listen ?? ':8080', '0.0.0.0', '--listen');
+  const retire = flags.retire?.length ? flags.retire : (file.retire ?? []);
+  for (const url of retire)
+    if (!(options.backends ?? []).some((b) => (typeof b === 'string' ? b : b.url) === url))
+      options.backends = [...(options.backends ?? []), url];
   const lb = createBalancer(options);
+  lb.on('retired', (r: { id: string; reason: string; forcedOut: number }) =>
+    process.stdout.write(`server ${r.id} retired (${r.reason}, ${r.forcedOut} sessions forced out)\n`),
+  );
+  for (const id of retire) void lb.retire(id);
   const address = await lb.listen(listen.port, listen.host);
   const admin = lb.adminAddress();
   process.stdout.write(
@@ -149,6 +194,14 @@ export function mergeOptions(file: LbConfigFile, flags: LbFlags): BalancerOption
     ...(flags.maxBody !== undefined && { maxBodyBytes: flags.maxBody }),
     ...(flags.maxHeader !== undefined && { maxHeaderBytes: flags.maxHeader }),
     ...(flags.maxHeaderCount !== undefined && { maxHeaderCount: flags.maxHeaderCount }),
+  };
+  options.legacy = {
+    ...file.legacy,
+    ...(flags.legacyCookie !== undefined && { cookie: flags.legacyCookie }),
+    ...(flags.serverCookie !== undefined && { serverCookie: flags.serverCookie }),
+    ...(flags.legacyIdle !== undefined && { idleMs: flags.legacyIdle * 1000 }),
+    ...(flags.retireAfter !== undefined && { retireAfterMs: flags.retireAfter * 1000 }),
+    ...(flags.legacyMaxEntries !== undefined && { maxEntries: flags.legacyMaxEntries }),
   };
   return options;
 }

@@ -110,7 +110,12 @@ async function probePort(port: number, what: string, flag: string): Promise<void
 }
 
 function printStatus(status: SystemStatus, control?: string): void {
-  const mode = status.sticky ? 'sticky baseline: in-memory sessions, sticky-cookie routing' : 'stateless';
+  const mode =
+    status.migration?.state === 'migrating'
+      ? 'migrating off sticky sessions'
+      : status.sticky
+        ? 'sticky baseline: in-memory sessions, sticky-cookie routing'
+        : 'stateless';
   console.log(`unpinned is up (${mode})`);
   console.log(`  balancer  ${status.balancer.url}  strategy ${status.balancer.strategy}`);
   console.log(
@@ -121,10 +126,73 @@ function printStatus(status: SystemStatus, control?: string): void {
       `  ${s.name.padEnd(8)}  ${s.url}  ${s.state.padEnd(8)} pid ${s.pid ?? '-'}  in-flight ${s.inFlight}  requests ${s.requests}`,
     );
   }
+  if (status.migration) console.log(`  migration ${migrationLine(status)}`);
   if (control)
     console.log(
-      `  control   ${control}  (unpinned status | deploy | scale <n> | add | remove <server> | kill <server> | restart-store)`,
+      `  control   ${control}  (unpinned status | deploy | scale <n> | add | remove <server> | kill <server> | restart-store | migrate)`,
     );
+}
+
+/** One line of migration progress: sessions left per old server, time to the cap. */
+export function migrationLine(status: SystemStatus): string {
+  const m = status.migration;
+  if (!m) return 'not started';
+  const servers = m.servers
+    .map((s) =>
+      s.state === 'retired'
+        ? `${s.name} retired${s.forcedOut ? ` (${s.forcedOut} forced out at the cap)` : ''}`
+        : `${s.name} ${s.sessions} session${s.sessions === 1 ? '' : 's'} left`,
+    )
+    .join(' · ');
+  if (m.state === 'done') return `done: stateless · ${servers}`;
+  const cap = m.capInMs === null ? 'no cap' : `cap in ${duration(m.capInMs)}`;
+  return `${servers} · ${cap}`;
+}
+
+function duration(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+interface MigrateFlags {
+  port: string;
+  cap?: string;
+  idle?: string;
+  detach?: boolean;
+  json?: boolean;
+}
+
+/** `unpinned migrate`: starts the move, then follows it until the system is stateless. */
+async function migrate(flags: MigrateFlags): Promise<void> {
+  const port = Number(flags.port);
+  const body = {
+    ...(flags.cap !== undefined && { cap: Number(flags.cap) }),
+    ...(flags.idle !== undefined && { idle: Number(flags.idle) }),
+  };
+  let status = await control(port, 'POST', '/migrate', body);
+  const show = (s: SystemStatus) =>
+    console.log(flags.json ? JSON.stringify(s.migration) : `migration ${migrationLine(s)}`);
+  show(status);
+  if (flags.detach) {
+    if (!flags.json) console.log('detached: follow it with `unpinned status`.');
+    return;
+  }
+  const stable = (s: SystemStatus) => migrationLine(s).replace(/cap in \S+/, '');
+  let last = stable(status);
+  let lastAt = Date.now();
+  while (status.migration?.state !== 'done') {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    status = await control(port, 'GET', '/status');
+    // A line when something changed, else one every 10 s: progress without a flood.
+    if (stable(status) !== last || Date.now() - lastAt > 10_000) {
+      show(status);
+      last = stable(status);
+      lastAt = Date.now();
+    }
+  }
+  if (!flags.json) printStatus(status);
 }
 
 /** Call the control API of the system whose balancer listens on `port`. */
@@ -195,6 +263,21 @@ export function registerSystemCommands(program: Command): void {
       else printStatus(status);
     });
   };
+  program
+    .command('migrate')
+    .description('move an `up --sticky` system off sticky sessions without logging anyone out')
+    .option('--port <port>', 'balancer port of the system', '8080')
+    .option(
+      '--cap <seconds>',
+      'retire each old server after this long, whatever its sessions (default 86400)',
+    )
+    .option(
+      '--idle <seconds>',
+      "a session not seen this long has ended: the old app's idle timeout (default 1800)",
+    )
+    .option('--detach', 'return at once; `unpinned status` shows the progress')
+    .option('--json', 'print JSON')
+    .action((flags: MigrateFlags) => migrate(flags));
   verb('status', 'show the servers, the store and the balancer', (port) => control(port, 'GET', '/status'));
   verb('deploy', 'rolling deploy: one server at a time, drained first', (port) =>
     control(port, 'POST', '/deploy'),

@@ -31,6 +31,11 @@ export interface ProxyConfigInput {
   serverTimeoutMs?: number;
   /** Attempts per request, first included; only requests no server received are retried. */
   maxAttempts?: number;
+  /**
+   * The move off sticky sessions (HAProxy): `legacyBackends` are the old servers that keep
+   * sessions in memory; they keep the sessions they issued and take no new ones.
+   */
+  migrate?: { legacyBackends: string[]; legacyCookie: string; idleMs?: number };
 }
 
 export interface ProxyConfig {
@@ -47,6 +52,11 @@ export interface ProxyConfig {
   connectTimeoutMs: number;
   serverTimeoutMs: number;
   maxAttempts: number;
+  migrate: {
+    legacyBackends: { name: string; host: string; port: number }[];
+    legacyCookie: string;
+    idleMs: number;
+  } | null;
 }
 
 export function resolveProxyConfig(input: ProxyConfigInput): ProxyConfig {
@@ -59,6 +69,7 @@ export function resolveProxyConfig(input: ProxyConfigInput): ProxyConfig {
   if (!/^\/[\w\-./~%]*$/.test(healthPath))
     throw invalidOption('--health-path', 'a plain URL path', healthPath);
   const sessionCookie = input.sessionCookie ?? 'sid';
+  // No dot: nginx's `$cookie_<name>` variable ends at one.
   if (!/^[\w-]+$/.test(sessionCookie))
     throw invalidOption('--session-cookie', 'a cookie name', sessionCookie);
   return {
@@ -75,6 +86,27 @@ export function resolveProxyConfig(input: ProxyConfigInput): ProxyConfig {
     connectTimeoutMs: positive('--connect-timeout', input.connectTimeoutMs ?? 2000),
     serverTimeoutMs: positive('--server-timeout', input.serverTimeoutMs ?? 30_000),
     maxAttempts: positive('--max-attempts', input.maxAttempts ?? 3),
+    migrate: input.migrate ? resolveMigrate(input.migrate) : null,
+  };
+}
+
+// Letters, digits, `-`, `_` and `.` (connect.sid): nothing a config file would read as syntax.
+const cookieName = /^[\w.-]+$/;
+
+function resolveMigrate(m: NonNullable<ProxyConfigInput['migrate']>): ProxyConfig['migrate'] {
+  if (!m.legacyBackends?.length)
+    throw invalidOption('--legacy-backend', 'at least one old server URL (with --migrate)', m.legacyBackends);
+  if (!m.legacyCookie || !cookieName.test(m.legacyCookie))
+    throw invalidOption(
+      '--legacy-cookie',
+      "the old app's session cookie name, e.g. connect.sid",
+      m.legacyCookie,
+    );
+  return {
+    // Named as the sticky variant named them, so their cookie values are the ones users hold.
+    legacyBackends: m.legacyBackends.map(parseBackend).map((b, i) => ({ ...b, name: `app${i + 1}` })),
+    legacyCookie: m.legacyCookie,
+    idleMs: positive('--legacy-idle', m.idleMs ?? 1_800_000),
   };
 }
 

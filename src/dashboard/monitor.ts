@@ -4,7 +4,7 @@
  * strategy, and the synthetic traffic's tally. It keeps the last minutes so a page opened late
  * still draws its charts, and hands each new snapshot to whoever listens (the `/events` stream).
  */
-import type { System } from '../system/supervisor.js';
+import type { System, SystemStatus } from '../system/supervisor.js';
 import {
   type Histograms,
   type Percentiles,
@@ -23,11 +23,15 @@ export interface ServerSample extends Percentiles {
   failures: number;
   /** Requests per second over the last interval. */
   rps: number;
+  /** While it retires (`migrate`): the sessions still bound to it. */
+  legacySessions?: number;
 }
 
 export interface Snapshot {
   t: number;
   sticky: boolean;
+  /** The move off sticky sessions, once started. */
+  migration: SystemStatus['migration'];
   strategy: string;
   balancer: string;
   store: { kind: string; url: string | null; running: boolean } & StoreProbe;
@@ -121,6 +125,7 @@ export class Monitor {
       inFlight: s.inFlight,
       requests: s.requests,
       failures: s.failures,
+      ...(s.legacySessions !== undefined ? { legacySessions: s.legacySessions } : {}),
       rps: rate(s.name, s.requests),
       ...windowPercentiles(oldest.get(s.name), scrape.get(s.name)),
     }));
@@ -128,6 +133,7 @@ export class Monitor {
     return {
       t: now,
       sticky: status.sticky,
+      migration: status.migration,
       strategy: status.balancer.strategy,
       balancer: status.balancer.url,
       store,

@@ -43,6 +43,31 @@ function newServerLoad(run: RunResult): number[] {
     .map(([, n]) => n);
 }
 
+/** Logins after the move started that landed on an old (in-memory) server. */
+function oldLogins(run: RunResult): number {
+  const m = run.migration;
+  if (!m) return Number.NaN;
+  return m.oldServers.reduce((n, name) => n + (m.loginsAfter[name] ?? 0), 0);
+}
+
+const migrate: Check = (naive, unpinned) => [
+  {
+    claim: 'naive: sessions lost',
+    held: naive.sessionsLost > 0,
+    evidence: `${naive.sessionsLost} sessions, ${naive.itemsLost} items lost`,
+  },
+  {
+    claim: 'unpinned migrate: no session lost before the cap',
+    held: unpinned.migration?.sessionsLostBeforeCap === 0,
+    evidence: `${unpinned.migration?.sessionsLostBeforeCap} lost before the cap, ${unpinned.sessionsLost} in all (forced out at the cap: ${unpinned.sessionsLost - (unpinned.migration?.sessionsLostBeforeCap ?? 0)})`,
+  },
+  {
+    claim: 'unpinned migrate: new logins only on stateless servers',
+    held: oldLogins(unpinned) === 0 && Object.keys(unpinned.migration?.loginsAfter ?? {}).length > 0,
+    evidence: `${oldLogins(unpinned)} logins on old servers after the start, logins by server ${JSON.stringify(unpinned.migration?.loginsAfter ?? {})}`,
+  },
+];
+
 const checks: Record<string, Check> = {
   'server-crash': losesSessions,
   'rolling-deploy': (a, b) => [...losesSessions(a, b), ...noFailures(a, b)],
@@ -59,6 +84,7 @@ const checks: Record<string, Check> = {
       evidence: `new servers got ${newServerLoad(stateless).join(', ')} requests`,
     },
   ],
+  migrate,
   'heavy-users': (sticky, stateless) => [
     {
       claim: 'stateless has the lower tail latency',

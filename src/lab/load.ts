@@ -22,6 +22,8 @@ export interface UserModel {
   /** Heavy users think this many times less. */
   heavyFactor: number;
   seed: number;
+  /** Chance per step that a user logs out and in again (0 by default: nobody logs out). */
+  logoutChance?: number;
 }
 
 export interface LoadBounds {
@@ -42,8 +44,13 @@ export function drawThink(random: RandomSource, meanMs: number): number {
 }
 
 /** One step of a user: what a shopper does next, given what it has in its cart. */
-export async function step(user: VirtualUser, random: RandomSource): Promise<void> {
+export async function step(user: VirtualUser, random: RandomSource, logoutChance = 0): Promise<void> {
   if (!user.loggedIn) return user.login();
+  // Drawn only when logouts are modelled: the other scenarios keep their exact random sequence.
+  if (logoutChance > 0 && random() < logoutChance) {
+    await user.logout();
+    return user.login();
+  }
   const r = random();
   const sku = skus[Math.floor(random() * skus.length)]!;
   const inCart = Object.keys(user.expected);
@@ -65,7 +72,7 @@ export async function runUsers(users: VirtualUser[], model: UserModel, bounds: L
       // Users do not all click at the same instant: each starts after one think time of its own.
       await new Promise((resolve) => setTimeout(resolve, drawThink(random, think)));
       while (n < bounds.maxRequestsPerUser && !bounds.stopped() && performance.now() < bounds.deadline) {
-        await step(user, random);
+        await step(user, random, model.logoutChance);
         n++;
         // Think time is part of the modelled load, not a wait for a condition.
         await new Promise((resolve) => setTimeout(resolve, drawThink(random, think)));

@@ -139,6 +139,13 @@ export class Recorder {
     else this.#itemsLost += count;
   }
 
+  /** Sessions lost before `ms` (since time zero). */
+  sessionsLostBefore(ms: number): number {
+    let n = 0;
+    for (const l of this.#losses) if (l.kind === 'session' && this.elapsed(l.at) < ms) n += l.count;
+    return n;
+  }
+
   /** Requests per server answered from `fromMs` (since time zero) on. */
   perServerSince(fromMs: number): Record<string, number> {
     const counts = new Map([...this.#perServer.keys()].map((name) => [name, 0]));

@@ -2,7 +2,8 @@
  * The report page: static HTML plus a script that draws its charts from
  * `window.LAB` (data.js) with the bundled Chart.js. Per scenario: requests per
  * server over time on each architecture (the fault marked), then across
- * scenarios: latency percentiles and losses, sticky beside stateless.
+ * scenarios: latency percentiles and losses, sticky beside stateless. The migrate
+ * scenario adds the sessions left on each old server over time.
  */
 
 const style = `
@@ -48,6 +49,20 @@ const script = `
       options: { maintainAspectRatio: false, plugins: { title: { display: true, text: title + fault } },
         scales: { x: { title: { display: true, text: 's' } }, y: { title: { display: true, text: 'requests per bucket' }, beginAtZero: true } } } });
   }
+  function sessionsLeftChart(parent, run) {
+    var samples = run.migration.sessionsLeft;
+    var names = run.migration.oldServers;
+    var datasets = names.map(function (name, i) {
+      return { label: name, data: samples.map(function (p) { return p.servers[name] || 0; }), stepped: true,
+        borderColor: colours[i % colours.length], backgroundColor: colours[i % colours.length], pointRadius: 0, borderWidth: 2 };
+    });
+    var cap = run.migration.capAtMs === null ? ' · every old server retired before the cap' :
+      ' · cap at ' + (run.migration.capAtMs / 1000).toFixed(1) + ' s';
+    new Chart(canvas(parent), { type: 'line',
+      data: { labels: samples.map(function (p) { return (p.t / 1000).toFixed(1); }), datasets: datasets },
+      options: { maintainAspectRatio: false, plugins: { title: { display: true, text: 'sessions left per old server' + cap } },
+        scales: { x: { title: { display: true, text: 's' } }, y: { title: { display: true, text: 'sessions' }, beginAtZero: true } } } });
+  }
   function groupedBars(target, title, metrics, unit) {
     var ids = Object.keys(lab.scenarios);
     var datasets = [];
@@ -70,7 +85,8 @@ const script = `
       var run = s[arch];
       var cell = el('div', {}, pair);
       if (!run.applicable) { el('p', { textContent: arch + ': not applicable: ' + run.reason }, cell); return; }
-      perServerChart(cell, run, arch + ' (' + run.strategy + ')');
+      perServerChart(cell, run, (run.label || arch) + ' (' + run.strategy + ')');
+      if (run.migration && run.migration.sessionsLeft.length > 0) sessionsLeftChart(cell, run);
       el('p', { textContent: run.requests + ' requests · ' + run.failedRequests + ' failed · ' + run.sessionsLost +
         ' sessions lost · ' + run.itemsLost + ' items lost · p50 ' + run.p50Ms + ' ms · p99 ' + run.p99Ms + ' ms' }, cell);
       var w = run.sessionWork;

@@ -64,9 +64,25 @@ export interface FaultRecord {
   error?: string;
 }
 
+/** The migrate scenario: what the move did, over time. */
+export interface MigrationRecord {
+  /** The in-memory servers of the sticky fleet. */
+  oldServers: string[];
+  /** When the cap came, ms since time zero (null: every old server retired before it). */
+  capAtMs: number | null;
+  sessionsLostBeforeCap: number;
+  /** Logins answered after the old servers were marked retiring, by server. */
+  loginsAfter: Record<string, number>;
+  /** Sessions left per old server, sampled over time (`unpinned migrate` only). */
+  sessionsLeft: { t: number; servers: Record<string, number> }[];
+}
+
 export interface RunResult extends RecordedRun {
   applicable: true;
   architecture: Architecture;
+  /** What this column is, where it is not the architecture (migrate: naive, unpinned migrate). */
+  label?: string;
+  migration?: MigrationRecord;
   strategy: string;
   users: number;
   heavyUsers: number;
@@ -196,7 +212,8 @@ class ScenarioRun {
   /** Start the system, wait for `ready` (the other half of a paired run), load it, stop it. */
   async execute(ready?: (started: boolean) => Promise<void>): Promise<RunResult> {
     const scenario = this.#scenario;
-    const sticky = this.#architecture === 'sticky';
+    // migrate: both columns start as the sticky baseline.
+    const sticky = this.#architecture === 'sticky' || scenario.arms !== undefined;
     const system = new System({
       servers: scenario.servers,
       port: 0,
@@ -221,9 +238,11 @@ class ScenarioRun {
     const { durationMs } = this.#settings;
     const recorder = new Recorder(performance.now(), this.#bucketMs);
     this.#recorder = recorder;
+    const logins: { server: string; at: number }[] = [];
     const events = {
       onRequest: (r: Parameters<Recorder['request']>[0]) => recorder.request(r),
       onLoss: (kind: 'session' | 'items', n: number, at: number) => recorder.loss(kind, n, at),
+      onLogin: (server: string, at: number) => logins.push({ server, at }),
     };
     const users = Array.from(
       { length: this.#model.users },
@@ -239,7 +258,17 @@ class ScenarioRun {
     this.#loadStart = performance.now();
     // Time zero is the start of the load: the fault's offset is the same on both architectures.
     recorder.setOrigin(this.#loadStart);
+    const oldServers = names();
     const fault = this.#scheduleFault(system, recorder);
+    const sessionsLeft: MigrationRecord['sessionsLeft'] = [];
+    const sampler = this.#scenario.arms
+      ? setInterval(() => {
+          const m = system.status().migration;
+          if (!m) return;
+          const servers = Object.fromEntries(m.servers.map((s) => [s.name, s.sessions]));
+          sessionsLeft.push({ t: Math.round(recorder.elapsed()), servers });
+        }, this.#bucketMs)
+      : undefined;
     const tailMs = durationMs * 0.25;
     await runUsers(users, this.#model, {
       maxRequestsPerUser: Math.ceil((durationMs / (this.#model.thinkMs / this.#model.heavyFactor)) * 2) + 10,
@@ -256,6 +285,7 @@ class ScenarioRun {
     this.#loadDone = true;
     const storeRtt = await rtt?.stop();
     await fault.done;
+    clearInterval(sampler);
     if (fault.record?.error) {
       throw new LabError(
         'UNPINNED_ERR_LAB_FAULT_FAILED',
@@ -270,9 +300,14 @@ class ScenarioRun {
       const last = recorder.lastFailureMs;
       record.recoveryMs = last === null ? 0 : Math.max(0, Math.round(last - record.doneMs));
     }
+    const arm = this.#scenario.arms?.[this.#architecture];
+    const migration =
+      arm && record ? this.#migration(system, recorder, record, oldServers, logins, sessionsLeft) : undefined;
     return {
       applicable: true,
       architecture: this.#architecture,
+      ...(arm ? { label: arm.label } : {}),
+      ...(migration ? { migration } : {}),
       strategy: system.status().balancer.strategy,
       users: this.#model.users,
       heavyUsers: this.#model.heavyUsers,
@@ -285,8 +320,36 @@ class ScenarioRun {
     };
   }
 
+  #migration(
+    system: System,
+    recorder: Recorder,
+    record: FaultRecord,
+    oldServers: string[],
+    logins: { server: string; at: number }[],
+    sessionsLeft: MigrationRecord['sessionsLeft'],
+  ): MigrationRecord {
+    const m = system.status().migration;
+    const capped = m?.servers.some((s) => s.reason === 'cap') ?? false;
+    const capAtMs = m?.capMs != null && capped ? record.atMs + m.capMs : null;
+    // From the moment the old servers were marked retiring (the new ones are up then); before
+    // it, the sticky fleet is all there is. The naive way: from the start of its redeploy.
+    const markedAt = m ? Date.parse(m.startedAt) - performance.timeOrigin : null;
+    const from = markedAt === null ? record.atMs : recorder.elapsed(markedAt);
+    const loginsAfter: Record<string, number> = {};
+    for (const l of logins)
+      if (recorder.elapsed(l.at) >= from) loginsAfter[l.server] = (loginsAfter[l.server] ?? 0) + 1;
+    return {
+      oldServers,
+      capAtMs,
+      // The naive way has no cap: everything it lost counts.
+      sessionsLostBeforeCap: recorder.sessionsLostBefore(capAtMs ?? Number.POSITIVE_INFINITY),
+      loginsAfter,
+      sessionsLeft,
+    };
+  }
+
   #scheduleFault(system: System, recorder: Recorder): { record: FaultRecord | null; done: Promise<void> } {
-    const fault = this.#scenario.fault;
+    const fault = this.#scenario.arms?.[this.#architecture].fault ?? this.#scenario.fault;
     if (!fault) return { record: null, done: Promise.resolve() };
     const atMs = fault.at * this.#settings.durationMs;
     const record: FaultRecord = { label: fault.label, atMs: 0, doneMs: null };
@@ -299,7 +362,7 @@ class ScenarioRun {
           if (error) record.error = error instanceof Error ? error.message : String(error);
           resolve();
         };
-        fault.run(system).then(() => finish(), finish);
+        fault.run(system, { durationMs: this.#settings.durationMs }).then(() => finish(), finish);
       }, atMs);
     });
     return { record, done };

@@ -14,6 +14,7 @@ export const scenarioIds = [
   'heavy-users',
   'store-outage',
   'overhead',
+  'migrate',
 ] as const;
 
 export type ScenarioId = (typeof scenarioIds)[number];
@@ -24,7 +25,7 @@ export interface Fault {
   label: string;
   /** When it happens, as a fraction of the load's duration. */
   at: number;
-  run(system: System): Promise<unknown>;
+  run(system: System, run: { durationMs: number }): Promise<unknown>;
 }
 
 export interface Scenario {
@@ -43,6 +44,11 @@ export interface Scenario {
    * small latencies, so the shared host's noise falls on both alike.
    */
   paired?: boolean;
+  /**
+   * Both columns start as the sticky baseline and differ by what is done to it (migrate: the
+   * naive way in the sticky column, `unpinned migrate` in the stateless one).
+   */
+  arms?: Record<Architecture, { label: string; fault: Fault }>;
   /** Architectures this scenario applies to, with the reason for any left out. */
   notApplicable?: Partial<Record<Architecture, string>>;
 }
@@ -129,7 +135,39 @@ export const scenarios: Record<ScenarioId, Scenario> = {
     fault: null,
     paired: true,
   },
+  migrate: {
+    id: 'migrate',
+    title: 'Off sticky sessions',
+    claim:
+      'naive (round-robin + redeploy onto the store): sessions lost; unpinned migrate: none lost before the cap, new logins only on stateless servers',
+    servers: 3,
+    capacity,
+    // Users log out now and then (and log in again): a legacy session ends by its user's hand.
+    users: { logoutChance: 0.04 },
+    fault: null,
+    arms: {
+      sticky: {
+        label: 'naive',
+        fault: { label: 'round-robin, redeploy onto the store', at: 0.2, run: (s) => s.naiveMigrate() },
+      },
+      stateless: {
+        label: 'unpinned migrate',
+        fault: {
+          label: 'unpinned migrate',
+          at: 0.2,
+          run: async (s, { durationMs }) => {
+            await s.migrate({ capMs: Math.round(durationMs * migrateCapShare), idleMs: migrateIdleMs });
+            await s.migrated;
+          },
+        },
+      },
+    },
+  },
 };
+
+/** migrate: the cap and the idle window, as shares of the load's duration (seconds in --quick). */
+export const migrateCapShare = 0.55;
+export const migrateIdleMs = 600;
 
 /** Resolve scenario ids from the command line; throws on an unknown one. */
 export function selectScenarios(ids: readonly string[] | undefined): Scenario[] {

@@ -29,7 +29,9 @@ export function formatTable(result: LabResult): string {
 }
 
 function row(id: string, entry: RunEntry): string[] {
-  const arch = entry.applicable ? `${entry.architecture} (${entry.strategy})` : entry.architecture;
+  const arch = entry.applicable
+    ? `${entry.label ?? entry.architecture} (${entry.strategy})`
+    : entry.architecture;
   if (!entry.applicable) return [id, arch, 'n/a', '', '', '', '', '', '', entry.reason];
   const perServer = Object.entries(entry.perServer)
     .map(([name, n]) => `${name}:${n}`)

@@ -37,6 +37,8 @@ export interface RequestRecord {
 export interface UserEvents {
   onRequest?(record: RequestRecord): void;
   onLoss?(kind: 'session' | 'items', count: number, at: number): void;
+  /** A login answered, by the server that holds the new session. */
+  onLogin?(server: string, at: number): void;
 }
 
 type Pending = { kind: 'remove'; sku: string } | { kind: 'checkout' } | null;
@@ -160,11 +162,24 @@ export class VirtualUser {
   async login(): Promise<void> {
     const answer = await this.#call('POST', '/api/login', { user: this.name });
     if (answer?.user === this.name) {
+      this.#events.onLogin?.(answer.server, performance.now());
       this.loggedIn = true;
       this.expected = { ...answer.cart };
       this.expectedOrders = answer.orders;
       this.#pending = null;
     }
+  }
+
+  /** Log out on purpose: the session ends by the user's own hand, so nothing counts as lost. */
+  async logout(): Promise<ShopAnswer | null> {
+    const answer = await this.#call('POST', '/api/logout');
+    if (answer) {
+      this.loggedIn = false;
+      this.expected = {};
+      this.expectedOrders = 0;
+      this.#pending = null;
+    }
+    return answer;
   }
 
   async add(sku: string): Promise<void> {

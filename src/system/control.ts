@@ -11,6 +11,7 @@
  *   POST /strategy       {"strategy":s}→ SystemStatus
  *   POST /add                         → SystemStatus with one more server
  *   POST /remove         {"server":s}  → SystemStatus without that server (drained first)
+ *   POST /migrate {"cap":s,"idle":s}  → SystemStatus once a move off sticky sessions started
  *
  * An extension adds routes to the same server: the dashboard adds its page, a
  * `GET /events` stream of status snapshots and the synthetic traffic.
@@ -50,7 +51,19 @@ export function routes(system: System): Record<string, Handler> {
     'POST /strategy': (body) => system.setStrategy(String(body.strategy ?? '')),
     'POST /add': () => system.add(),
     'POST /remove': (body) => system.remove(String(body.server ?? '')),
+    'POST /migrate': (body) =>
+      system.migrate({
+        ...(body.cap !== undefined && { capMs: seconds(body.cap) }),
+        ...(body.idle !== undefined && { idleMs: seconds(body.idle) ?? Number.NaN }),
+      }),
   };
+}
+
+/** Seconds from a JSON body as milliseconds; `null` stays null (no cap). */
+function seconds(value: unknown): number | null {
+  if (value === null) return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? Math.round(n * 1000) : Number.NaN;
 }
 
 export async function startControl(

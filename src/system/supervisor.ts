@@ -11,9 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { type Balancer, createBalancer, type StrategyName } from '../balancer/index.js';
+import { type Balancer, createBalancer, type RetireResult, type StrategyName } from '../balancer/index.js';
 import { AppProcess, type AppState } from './app-process.js';
 import { portInUse, SystemError, unknownServer } from './errors.js';
+import { Migration, type MigrationOptions, type MigrationStatus } from './migration.js';
 import { shopServerPath } from './paths.js';
 import { findRedisServer, RedisServer } from './redis-server.js';
 import { Watchdog } from './watchdog.js';
@@ -35,6 +36,11 @@ export interface SystemOptions {
   /** Modelled capacity of each shop server (the lab uses it). */
   capacity?: { maxConcurrent: number; serviceMs: number };
   healthPath?: string;
+  /**
+   * The session cookie of the app servers, which `migrate` learns on the old ones (default
+   * `sid`, the shop's; `connect.sid` for an express-session app).
+   */
+  sessionCookie?: string;
   /** Where status lines go (default: nowhere). */
   log?: (line: string) => void;
 }
@@ -43,7 +49,11 @@ export interface ServerStatus {
   name: string;
   url: string;
   pid: number | undefined;
-  state: AppState;
+  state: AppState | 'retiring';
+  /** Where this server keeps sessions: its own memory (the sticky baseline) or the shared store. */
+  sessions: 'memory' | 'shared';
+  /** While retiring: live sessions still bound to it. */
+  legacySessions?: number;
   inFlight: number;
   requests: number;
   failures: number;
@@ -55,6 +65,8 @@ export interface SystemStatus {
   /** Scratch directory of this system (removed on stop). */
   dir: string | null;
   sticky: boolean;
+  /** The move off sticky sessions (`unpinned migrate`), once started; null before. */
+  migration: MigrationStatus | null;
   servers: ServerStatus[];
   /** This process (the supervisor, with the balancer inside): for the dashboard and the soak. */
   process: { pid: number; rssBytes: number; heapUsedBytes: number };
@@ -70,6 +82,9 @@ export class System {
     Pick<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy'>;
   #store: StoreKind = { kind: 'memory' };
   #apps: AppProcess[] = [];
+  /** App servers that keep sessions in their own memory (the sticky baseline's). */
+  readonly #inMemory = new Set<AppProcess>();
+  #migration: Migration | null = null;
   #balancer: Balancer | null = null;
   #balancerUrl = '';
   #next = 1;
@@ -87,6 +102,7 @@ export class System {
       sticky: options.sticky ?? false,
       store: options.store ?? 'auto',
       healthPath: options.healthPath ?? '/healthz',
+      sessionCookie: options.sessionCookie ?? 'sid',
       log: options.log ?? (() => {}),
       redisUrl: options.redisUrl,
       app: options.app,
@@ -134,6 +150,7 @@ export class System {
       this.#balancer = createBalancer({
         strategy,
         healthCheck: { path: this.#options.healthPath, intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 2 },
+        legacy: { cookie: this.#options.sessionCookie },
       });
       const address = await this.#balancer
         .listen(this.#options.port, this.#options.host)
@@ -156,8 +173,8 @@ export class System {
     }
   }
 
-  async #startStore(): Promise<StoreKind> {
-    const { sticky, redisUrl, store, log } = this.#options;
+  async #startStore(sticky = this.#options.sticky): Promise<StoreKind> {
+    const { redisUrl, store, log } = this.#options;
     if (sticky) return { kind: 'memory' };
     if (redisUrl) return { kind: 'redis', url: redisUrl, server: null };
     if (store !== 'sqlite' && findRedisServer()) {
@@ -184,7 +201,7 @@ export class System {
 
   #newApp(): AppProcess {
     const capacity = this.#options.capacity;
-    return new AppProcess({
+    const app = new AppProcess({
       name: `app-${this.#next++}`,
       command: this.#options.app ?? [process.execPath, shopServerPath()],
       env: {
@@ -198,6 +215,8 @@ export class System {
       stopTimeoutMs: 10_000,
       ...(this.#watchdog ? { watchdog: this.#watchdog } : {}),
     });
+    if (this.#store.kind === 'memory') this.#inMemory.add(app);
+    return app;
   }
 
   status(): SystemStatus {
@@ -216,6 +235,7 @@ export class System {
       },
       dir: this.#dir,
       sticky: this.#options.sticky,
+      migration: this.#migration?.status(balancer) ?? null,
       process: { pid: process.pid, rssBytes: process.memoryUsage.rss(), heapUsedBytes: heapUsed() },
       servers: this.#apps.map((app) => {
         const b = byId.get(app.name);
@@ -228,7 +248,11 @@ export class System {
               ? 'draining'
               : app.state === 'up' && b && !b.healthy
                 ? 'down'
-                : app.state,
+                : app.state === 'up' && b?.retiring
+                  ? 'retiring'
+                  : app.state,
+          sessions: this.#inMemory.has(app) ? 'memory' : 'shared',
+          ...(b?.retiring ? { legacySessions: b.legacySessions } : {}),
           inFlight: b?.inFlight ?? 0,
           requests: b?.requests ?? 0,
           failures: b?.failures ?? 0,
@@ -240,6 +264,7 @@ export class System {
   /** Rolling deploy: one server at a time, drain, stop, start a replacement, wait healthy, put it in. */
   deploy(): Promise<SystemStatus> {
     return this.#exclusive(async () => {
+      this.#refuseWhileMigrating();
       for (const old of [...this.#apps]) {
         await this.#retire(old);
         await this.#addApp(this.#apps.indexOf(old));
@@ -259,6 +284,7 @@ export class System {
       );
     }
     return this.#exclusive(async () => {
+      this.#refuseWhileMigrating();
       const added: Promise<void>[] = [];
       for (let i = this.#apps.length; i < n; i++) added.push(this.#addApp(this.#apps.length + added.length));
       await Promise.all(added);
@@ -274,6 +300,7 @@ export class System {
   /** Add one server at the end; it joins the balancer once healthy. */
   add(): Promise<SystemStatus> {
     return this.#exclusive(async () => {
+      this.#refuseWhileMigrating();
       if (this.#apps.length >= 64) {
         throw new SystemError('UNPINNED_ERR_INVALID_OPTION', 'A system runs at most 64 app servers.', {
           statusCode: 409,
@@ -287,6 +314,7 @@ export class System {
   /** Remove one named server: drained first (in-flight requests finish), then stopped. */
   remove(name: string): Promise<SystemStatus> {
     return this.#exclusive(async () => {
+      this.#refuseWhileMigrating();
       const app = this.#find(name);
       if (this.#apps.length === 1) {
         throw new SystemError(
@@ -326,6 +354,114 @@ export class System {
       await store.server.restart(downMs);
       return this.status();
     });
+  }
+
+  /**
+   * Moves a sticky system (`up --sticky`) off sticky sessions without logging anyone out
+   * (DESIGN §11): starts as many stateless servers on the shared store (a redis-server is started
+   * if there was none), marks every old server retiring, balances the pool, and stops each old
+   * server once the balancer retired it (its last session ended, or the cap). Resolves once the
+   * move has started; `status().migration` and the returned `done` follow it.
+   */
+  migrate(options: MigrationOptions = {}): Promise<SystemStatus> {
+    return this.#exclusive(async () => {
+      if (this.#migration) {
+        throw new SystemError(
+          'UNPINNED_ERR_MIGRATING',
+          `A migration off sticky sessions is already ${this.#migration.done ? 'done' : 'running'}: follow it with \`unpinned status\`.`,
+          { statusCode: 409 },
+        );
+      }
+      if (!this.#options.sticky) {
+        throw new SystemError(
+          'UNPINNED_ERR_NOT_STICKY',
+          'This system is already stateless (sessions in the shared store): there is nothing to migrate. `unpinned migrate` moves a system started with `unpinned up --sticky`.',
+          { statusCode: 409 },
+        );
+      }
+      const balancer = this.balancer;
+      const migration = new Migration(
+        options,
+        [...this.#inMemory].map((a) => a.name),
+      );
+      balancer.configureLegacy({ cookie: this.#options.sessionCookie, idleMs: migration.idleMs });
+      if (this.#store.kind === 'memory') this.#store = await this.#startStore(false);
+      const old = this.#apps.filter((a) => this.#inMemory.has(a));
+      const fresh = old.map(() => this.#newApp());
+      await Promise.all(fresh.map((app) => app.start()));
+      this.#apps = [...this.#apps, ...fresh];
+      for (const app of fresh) {
+        balancer.addBackend({ id: app.name, url: app.url });
+        this.#options.log(`${app.name} up at ${app.url} (shared store)`);
+      }
+      // Retiring first, then the balanced strategy: the sticky pins of the old servers' users
+      // are honoured by the legacy unit from this moment on.
+      migration.begin();
+      for (const app of old) {
+        const retired = balancer.retire(app.name, { retireAfterMs: migration.capMs });
+        migration.track(
+          app.name,
+          retired.then((result) => this.#retired(app, result)),
+        );
+      }
+      balancer.setStrategy(this.#options.strategy ?? 'round-robin');
+      this.#migration = migration;
+      void migration.finished.then(() => {
+        this.#options.sticky = false;
+        this.#options.log('migration done: every server keeps sessions in the shared store (stateless).');
+      });
+      return this.status();
+    });
+  }
+
+  /**
+   * The way people move off sticky sessions without legacy affinity, kept for the lab to compare
+   * with `migrate()`: switch the balancer to round-robin, then redeploy every server onto the
+   * shared store, one at a time. Everyone whose session lived in an old server's memory loses it.
+   */
+  naiveMigrate(): Promise<SystemStatus> {
+    return this.#exclusive(async () => {
+      if (!this.#options.sticky)
+        throw new SystemError('UNPINNED_ERR_NOT_STICKY', 'This system is already stateless.', {
+          statusCode: 409,
+        });
+      if (this.#store.kind === 'memory') this.#store = await this.#startStore(false);
+      this.balancer.setStrategy(this.#options.strategy ?? 'round-robin');
+      for (const old of [...this.#apps]) {
+        await this.#retire(old);
+        await this.#addApp(this.#apps.indexOf(old));
+        this.#remove(old);
+        this.#inMemory.delete(old);
+      }
+      this.#options.sticky = false;
+      return this.status();
+    });
+  }
+
+  /** Resolves when a running migration is done (at once when none runs). */
+  get migrated(): Promise<void> {
+    return this.#migration?.finished ?? Promise.resolve();
+  }
+
+  async #retired(app: AppProcess, result: RetireResult): Promise<RetireResult> {
+    this.#options.log(
+      `${app.name} retired (${result.reason === 'cap' ? `cap reached, ${result.forcedOut} sessions forced out` : 'no session left'})`,
+    );
+    if (this.#balancer === null) return result; // stopped meanwhile
+    app.state = 'stopping';
+    await app.stop();
+    this.#remove(app);
+    this.#inMemory.delete(app);
+    return result;
+  }
+
+  #refuseWhileMigrating(): void {
+    if (this.#migration && !this.#migration.done)
+      throw new SystemError(
+        'UNPINNED_ERR_MIGRATING',
+        'A migration off sticky sessions is running: wait until `unpinned status` says stateless (or its cap) before changing servers.',
+        { statusCode: 409 },
+      );
   }
 
   setStrategy(name: string): SystemStatus {

@@ -29,7 +29,10 @@ export class StickyCookieStrategy extends Strategy {
 
   pick(candidates: readonly Backend[], ctx: PickContext): Backend | undefined {
     const pinned = this.#pinned(ctx);
-    if (pinned?.healthy && !pinned.isEjected(ctx.now) && !ctx.tried?.has(pinned)) return pinned;
+    // A retiring server's pinned clients are the legacy unit's to route (legacy.ts): a pin
+    // alone never reaches it from here.
+    if (pinned?.healthy && !pinned.retiring && !pinned.isEjected(ctx.now) && !ctx.tried?.has(pinned))
+      return pinned;
     return this.#fallback.pick(candidates, ctx);
   }
 

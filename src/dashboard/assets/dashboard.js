@@ -123,7 +123,10 @@ function renderServers(snapshot) {
     li.dataset.requests = String(server.requests);
     li.classList.toggle('down', server.state === 'down');
     const state = li.querySelector('.state');
-    state.textContent = server.state;
+    state.textContent =
+      server.legacySessions === undefined
+        ? server.state
+        : `${server.state} · ${server.legacySessions} sessions`;
     state.className = `state state-${server.state}`;
     const set = (field, value) => {
       li.querySelector(`[data-field="${field}"]`).textContent = value;
@@ -212,10 +215,35 @@ function renderTraffic(t) {
   $('items-lost').textContent = String(t?.itemsLost ?? 0);
 }
 
+/** Sessions left per old server and time to the cap, while `migrate` runs (and its outcome). */
+function renderMigration(snapshot) {
+  const m = snapshot.migration;
+  // Offered on a sticky system only, until a migration starts.
+  $('migrate').hidden = !snapshot.sticky || Boolean(m);
+  $('migration').hidden = !m;
+  if (!m) return;
+  const servers = m.servers
+    .map((s) =>
+      s.state === 'retired'
+        ? `${s.name} retired${s.forcedOut ? ` (${s.forcedOut} forced out at the cap)` : ''}`
+        : `${s.name}: ${s.sessions} session${s.sessions === 1 ? '' : 's'} left`,
+    )
+    .join(' · ');
+  const cap = m.capInMs === null ? '' : ` · cap in ${Math.ceil(m.capInMs / 1000)} s`;
+  $('migration').textContent =
+    m.state === 'done'
+      ? `Migration done: stateless. ${servers}`
+      : `Migrating off sticky sessions: ${servers}${cap}`;
+}
+
 function render(snapshot) {
-  $('mode').textContent = snapshot.sticky
-    ? 'sticky baseline: sessions in app memory, sticky-cookie routing'
-    : 'stateless: sessions in the shared store';
+  $('mode').textContent =
+    snapshot.migration?.state === 'migrating'
+      ? 'migrating off sticky sessions: old servers keep their users, new logins go to the shared store'
+      : snapshot.sticky
+        ? 'sticky baseline: sessions in app memory, sticky-cookie routing'
+        : 'stateless: sessions in the shared store';
+  renderMigration(snapshot);
   $('total-rps').textContent = fmt(snapshot.total.rps, 1);
   $('total-inflight').textContent = String(snapshot.total.inFlight);
   $('total-latency').textContent = latency(snapshot.total);
@@ -290,6 +318,9 @@ function connect() {
 function wire() {
   $('add').addEventListener('click', (e) => command(e.currentTarget, 'add a server', '/add'));
   $('deploy').addEventListener('click', (e) => command(e.currentTarget, 'rolling deploy', '/deploy'));
+  $('migrate').addEventListener('click', (e) =>
+    command(e.currentTarget, 'migrate off sticky sessions', '/migrate'),
+  );
   $('restart-store').addEventListener('click', (e) =>
     command(e.currentTarget, 'restart the store', '/restart-store'),
   );
