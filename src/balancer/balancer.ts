@@ -77,7 +77,10 @@ export class Balancer extends EventEmitter {
     this.#core = {
       settings,
       members,
-      metrics: new Metrics(),
+      metrics: new Metrics(
+        () => members.all(),
+        () => settings.clock.now(),
+      ),
       retry: new RetryPolicy(settings.retry),
       strategy,
       forwarding: {
@@ -230,9 +233,21 @@ export class Balancer extends EventEmitter {
     if (health) await Promise.all(this.#core.members.all().map((b) => health.check(b)));
   }
 
-  /** Prometheus exposition text, as served on the admin API's `/metrics`. */
-  metrics(): string {
-    return this.#core.metrics.render(this.#core.members.all(), this.#settings.clock.now());
+  /** Prometheus exposition text (prom-client's), as served on the admin API's `/metrics`. */
+  metrics(): Promise<string> {
+    return this.#core.metrics.text();
+  }
+
+  /**
+   * Adds the balancer's metrics to an app's own prom-client `Registry`, so one `/metrics`
+   * serves both.
+   * @example
+   * import { Registry } from 'prom-client';
+   * const registry = new Registry();
+   * lb.registerMetrics(registry);
+   */
+  registerMetrics(registry: { registerMetric(metric: never): void }): void {
+    this.#core.metrics.register(registry as never);
   }
 
   /**

@@ -335,7 +335,7 @@ function finish(ex: Exchange, backend: Backend | undefined, error: BalancerError
   // nginx's 499: the client closed the connection before the response was complete.
   if (ex.clientGone && !res.writableFinished) status = 499;
   const ms = performance.now() - ex.startedAt;
-  core.metrics.observe(serverId, status, ms / 1000);
+  core.metrics.observe(serverId, status, ms / 1000, ex.attempts);
   // Checked here rather than through publish(): no closure is built on the hot path.
   if (requestChannel.hasSubscribers) {
     requestChannel.publish({

@@ -14,6 +14,7 @@ import { getHeapStatistics } from 'node:v8';
 import { type Balancer, createBalancer, type StrategyName } from '../balancer/index.js';
 import { AppProcess, type AppState } from './app-process.js';
 import { SystemError, unknownServer } from './errors.js';
+import { SystemMetrics } from './metrics.js';
 import { shopServerPath } from './paths.js';
 import { findRedisServer, RedisServer } from './redis-server.js';
 
@@ -75,6 +76,10 @@ export class System {
   #dir: string | null = null;
   /** One control operation at a time: a deploy and a scale must not interleave. */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #metrics = new SystemMetrics({
+    servers: () => (this.#balancer ? this.status().servers : []),
+    storeUp: () => (this.#balancer ? this.status().store.up : false),
+  });
 
   constructor(options: SystemOptions = {}) {
     this.#options = {
@@ -109,6 +114,14 @@ export class System {
   get storeUrl(): string | null {
     const store = this.#store;
     return store.kind === 'redis' ? store.url : null;
+  }
+
+  /**
+   * Adds the supervisor's metrics to an app's prom-client `Registry` (the balancer's are added
+   * with `system.balancer.registerMetrics(registry)` once started).
+   */
+  registerMetrics(registry: { registerMetric(metric: never): void }): void {
+    this.#metrics.register(registry as never);
   }
 
   get balancer(): Balancer {
@@ -225,7 +238,9 @@ export class System {
         await this.#retire(old);
         await this.#addApp(this.#apps.indexOf(old));
         this.#remove(old);
+        this.#metrics.deploySteps++;
       }
+      this.#metrics.deploys++;
       return this.status();
     });
   }
@@ -285,6 +300,7 @@ export class System {
   /** Crash a server: SIGKILL, no drain. The balancer finds out the way it would in production. */
   async kill(name: string): Promise<SystemStatus> {
     await this.#find(name).kill();
+    this.#metrics.kills++;
     return this.status();
   }
 
@@ -305,6 +321,7 @@ export class System {
         );
       }
       await store.server.restart(downMs);
+      this.#metrics.storeRestarts++;
       return this.status();
     });
   }
@@ -335,12 +352,14 @@ export class System {
     }
     await balancer.removeBackend(app.name);
     await app.stop();
+    this.#metrics.serversStopped++;
   }
 
   async #addApp(index: number): Promise<void> {
     const app = this.#newApp();
     this.#apps.splice(index, 0, app);
     await app.start();
+    this.#metrics.serversStarted++;
     this.balancer.addBackend({ id: app.name, url: app.url });
     this.#options.log(`${app.name} up at ${app.url}`);
   }
