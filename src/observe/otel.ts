@@ -12,8 +12,9 @@ import type * as OtelApi from '@opentelemetry/api';
 export type Api = typeof OtelApi;
 export type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
 
+// The namespace, not its `default` (which holds only context, diag, metrics, propagation, trace).
 const loaded: Api | null = await import('@opentelemetry/api').then(
-  (module) => (module as unknown as { default?: Api }).default ?? (module as unknown as Api),
+  (module) => module as unknown as Api,
   () => null,
 );
 
