@@ -5,6 +5,7 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { type Logger, silentLogger } from '../observe/log.js';
 import { startAdmin } from './admin.js';
 import { Backend, type BackendSnapshot, type BackendSpec, type PoolSettings } from './backend.js';
 import { type BalancerOptions, resolveSettings, type Settings } from './config.js';
@@ -49,11 +50,13 @@ export class Balancer extends EventEmitter {
   readonly #idleWaiters = new Map<Backend, (() => void)[]>();
   #admin: Server | undefined;
   #closing: Promise<void> | undefined;
+  readonly #logger: Logger;
 
   constructor(options: BalancerOptions) {
     super();
     const settings = resolveSettings(options);
     this.#settings = settings;
+    this.#logger = options.logger ?? silentLogger;
     const t = settings.timeouts;
     this.#poolSettings = {
       connections: settings.connectionsPerBackend,
@@ -312,7 +315,17 @@ export class Balancer extends EventEmitter {
     };
     publish(stateChannel, () => event);
     this.emit('state', event);
+    logState(this.#logger, event);
   }
+}
+
+/** One clear line per server change: ejections warn, the rest inform. */
+function logState(logger: Logger, e: StateEvent): void {
+  const fields = { server: e.id, url: e.url, state: e.state, reason: e.reason };
+  if (e.state === 'ejected') logger.warn(fields, `server ${e.id} ejected`);
+  else if (e.state === 'down') logger.warn(fields, `server ${e.id} down`);
+  else if (e.reason === 'added' || e.reason === 'removed') logger.info(fields, `server ${e.id} ${e.reason}`);
+  else logger.info(fields, `server ${e.id} ${e.state}`);
 }
 
 /**

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { type Balancer, createBalancer, type StrategyName } from '../balancer/index.js';
+import { type Logger, silentLogger } from '../observe/log.js';
 import { AppProcess, type AppState } from './app-process.js';
 import { SystemError, unknownServer } from './errors.js';
 import { SystemMetrics } from './metrics.js';
@@ -37,6 +38,11 @@ export interface SystemOptions {
   healthPath?: string;
   /** Where status lines go (default: nowhere). */
   log?: (line: string) => void;
+  /**
+   * Structured events (pino's shape, src/observe/log.ts): deploy steps, scaling, kills, store
+   * restarts, and the balancer's ejections and drains. Default: none.
+   */
+  logger?: Logger;
 }
 
 export interface ServerStatus {
@@ -66,7 +72,7 @@ type StoreKind =
   | { kind: 'sqlite'; path: string };
 
 export class System {
-  readonly #options: Required<Omit<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy'>> &
+  readonly #options: Required<Omit<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy' | 'logger'>> &
     Pick<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy'>;
   #store: StoreKind = { kind: 'memory' };
   #apps: AppProcess[] = [];
@@ -76,12 +82,14 @@ export class System {
   #dir: string | null = null;
   /** One control operation at a time: a deploy and a scale must not interleave. */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #logger: Logger;
   readonly #metrics = new SystemMetrics({
     servers: () => (this.#balancer ? this.status().servers : []),
     storeUp: () => (this.#balancer ? this.status().store.up : false),
   });
 
   constructor(options: SystemOptions = {}) {
+    this.#logger = options.logger ?? silentLogger;
     this.#options = {
       servers: options.servers ?? 3,
       port: options.port ?? 8080,
@@ -140,6 +148,7 @@ export class System {
       this.#balancer = createBalancer({
         backends: apps.map((app) => ({ id: app.name, url: app.url })),
         strategy,
+        logger: this.#logger,
         healthCheck: { path: this.#options.healthPath, intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 2 },
       });
       const address = await this.#balancer.listen(this.#options.port, this.#options.host);
@@ -239,8 +248,10 @@ export class System {
         await this.#addApp(this.#apps.indexOf(old));
         this.#remove(old);
         this.#metrics.deploySteps++;
+        this.#logger.info({ step: 'replaced', server: old.name }, `deploy: ${old.name} replaced`);
       }
       this.#metrics.deploys++;
+      this.#logger.info({ step: 'done', servers: this.#apps.length }, 'deploy: done');
       return this.status();
     });
   }
@@ -301,6 +312,7 @@ export class System {
   async kill(name: string): Promise<SystemStatus> {
     await this.#find(name).kill();
     this.#metrics.kills++;
+    this.#logger.warn({ server: name, signal: 'SIGKILL' }, `${name} killed`);
     return this.status();
   }
 
@@ -320,8 +332,10 @@ export class System {
           { statusCode: 409 },
         );
       }
+      this.#logger.warn({ store: 'redis', downMs }, 'store restarting');
       await store.server.restart(downMs);
       this.#metrics.storeRestarts++;
+      this.#logger.info({ store: 'redis' }, 'store up');
       return this.status();
     });
   }
@@ -348,6 +362,7 @@ export class System {
     const balancer = this.balancer;
     if (app.state === 'up') {
       app.state = 'draining';
+      this.#logger.info({ server: app.name }, `${app.name} draining`);
       await balancer.drain(app.name);
     }
     await balancer.removeBackend(app.name);
@@ -362,6 +377,7 @@ export class System {
     this.#metrics.serversStarted++;
     this.balancer.addBackend({ id: app.name, url: app.url });
     this.#options.log(`${app.name} up at ${app.url}`);
+    this.#logger.info({ server: app.name, url: app.url, pid: app.pid }, `${app.name} up`);
   }
 
   #find(name: string): AppProcess {
