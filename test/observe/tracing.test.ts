@@ -87,7 +87,10 @@ describeRedis('OpenTelemetry: one trace per request through the balancer into th
 
   afterAll(async () => {
     await lb?.close();
-    for (const s of servers) await new Promise((resolve) => s.close(resolve));
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
     await sessions?.close();
     await redis?.close();
     await provider.shutdown();
