@@ -61,8 +61,8 @@ app.get('/api/state', async (req, res) => {
   });
 });
 
-app.get('/metrics', (_req, res) => {
-  res.type('text/plain').send(sessions.prometheus());
+app.get('/metrics', async (_req, res) => {
+  res.type('text/plain').send(await sessions.prometheus());
 });
 
 function escapeHtml(text: string): string {

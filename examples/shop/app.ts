@@ -4,6 +4,7 @@
  * pages and a JSON API. Every response says which server answered.
  */
 import express, { type Request, type Response } from 'express';
+import { Counter, Registry } from 'prom-client';
 import type { Session, SessionManager } from 'unpinned';
 import { unpinned } from 'unpinned/express';
 import { type Capacity, capacityLimit } from './capacity.js';
@@ -56,8 +57,20 @@ export function createShop({ sessions, serverName, capacity, dropEveryNthAdd = 0
       ...(dropEveryNthAdd > 0 ? { droppedAdds: state.droppedAdds } : {}),
     });
   });
-  app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(sessions.prometheus());
+  // The app's own prom-client registry: its metrics and unpinned's on one endpoint.
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'shop_http_requests_total',
+    help: 'Requests the shop answered.',
+    registers: [registry],
+  });
+  sessions.registerMetrics(registry);
+  app.use((_req, _res, next) => {
+    requests.inc();
+    next();
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
   });
 
   if (limit) app.use(limit);

@@ -73,8 +73,14 @@ async function route(balancer: Balancer, req: IncomingMessage, res: ServerRespon
   const method = req.method ?? 'GET';
   const [head, id, action] = parts;
   if (head === 'metrics' && method === 'GET') {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-    return void res.end(balancer.metrics());
+    balancer.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(text);
+      },
+      () => sendJson(res, 500, { error: 'metrics unavailable' }),
+    );
+    return;
   }
   if (head === 'healthz') return void sendJson(res, 200, { ok: true });
   if (head === 'legacy' && parts.length === 1 && method === 'GET')

@@ -5,6 +5,7 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { type Logger, silentLogger } from '../observe/log.js';
 import { startAdmin } from './admin.js';
 import { Backend, type BackendSnapshot, type BackendSpec, type PoolSettings } from './backend.js';
 import { type BalancerOptions, resolveSettings, type Settings } from './config.js';
@@ -51,11 +52,13 @@ export class Balancer extends EventEmitter {
   readonly #idleWaiters = new Map<Backend, (() => void)[]>();
   #admin: Server | undefined;
   #closing: Promise<void> | undefined;
+  readonly #logger: Logger;
 
   constructor(options: BalancerOptions) {
     super();
     const settings = resolveSettings(options);
     this.#settings = settings;
+    this.#logger = options.logger ?? silentLogger;
     const t = settings.timeouts;
     this.#poolSettings = {
       connections: settings.connectionsPerBackend,
@@ -83,7 +86,11 @@ export class Balancer extends EventEmitter {
       legacy,
       settings,
       members,
-      metrics: new Metrics(),
+      metrics: new Metrics(
+        () => members.all(),
+        () => settings.clock.now(),
+        legacy,
+      ),
       retry: new RetryPolicy(settings.retry),
       strategy,
       forwarding: {
@@ -279,9 +286,21 @@ export class Balancer extends EventEmitter {
     if (health) await Promise.all(this.#core.members.all().map((b) => health.check(b)));
   }
 
-  /** Prometheus exposition text, as served on the admin API's `/metrics`. */
-  metrics(): string {
-    return this.#core.metrics.render(this.#core.members.all(), this.#settings.clock.now(), this.#core.legacy);
+  /** Prometheus exposition text (prom-client's), as served on the admin API's `/metrics`. */
+  metrics(): Promise<string> {
+    return this.#core.metrics.text();
+  }
+
+  /**
+   * Adds the balancer's metrics to an app's own prom-client `Registry`, so one `/metrics`
+   * serves both.
+   * @example
+   * import { Registry } from 'prom-client';
+   * const registry = new Registry();
+   * lb.registerMetrics(registry);
+   */
+  registerMetrics(registry: { registerMetric(metric: never): void }): void {
+    this.#core.metrics.register(registry as never);
   }
 
   /**
@@ -347,7 +366,17 @@ export class Balancer extends EventEmitter {
     };
     publish(stateChannel, () => event);
     this.emit('state', event);
+    logState(this.#logger, event);
   }
+}
+
+/** One clear line per server change: ejections warn, the rest inform. */
+function logState(logger: Logger, e: StateEvent): void {
+  const fields = { server: e.id, url: e.url, state: e.state, reason: e.reason };
+  if (e.state === 'ejected') logger.warn(fields, `server ${e.id} ejected`);
+  else if (e.state === 'down') logger.warn(fields, `server ${e.id} down`);
+  else if (e.reason === 'added' || e.reason === 'removed') logger.info(fields, `server ${e.id} ${e.reason}`);
+  else logger.info(fields, `server ${e.id} ${e.state}`);
 }
 
 /**

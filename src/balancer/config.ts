@@ -17,6 +17,7 @@
  * - request headers up to 16 KiB (Node's default) and 101 header fields (HAProxy
  *   `tune.http.maxhdr`), no body limit unless set.
  */
+import type { Logger } from '../observe/log.js';
 import type { BackendSpec } from './backend.js';
 import { isLoopbackAddress } from './browser-guard.js';
 import { type Clock, type RandomSource, systemClock } from './clock.js';
@@ -35,6 +36,8 @@ export interface HealthCheckOptions {
 
 export interface BalancerOptions {
   backends?: readonly (string | BackendSpec)[];
+  /** Where ejections, drains and server changes are logged: pino's shape (src/observe/log.ts). */
+  logger?: Logger;
   strategy?: StrategyName;
   /** Active checks; omitted or `false` means none. */
   healthCheck?: HealthCheckOptions | false;

@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Span, Tracer } from '../observe/otel.js';
 import type { Backend } from './backend.js';
 import { BodyLimit } from './body-limit.js';
 import { type Core, pickBackend } from './core.js';
@@ -21,6 +22,7 @@ import type { LegacyMark } from './legacy.js';
 import { refuseHead } from './request-head.js';
 import { sendError } from './responses.js';
 import type { PickContext } from './strategies/index.js';
+import { balancerTracer, endClientSpan, endServerSpan, startClientSpan, startServerSpan } from './tracing.js';
 import { UpstreamError, type UpstreamHandler } from './upstream/pool.js';
 
 /** Statuses that say the server itself is in trouble (passive ejection counts them). */
@@ -43,6 +45,9 @@ class Exchange implements PickContext, LegacyMark {
   /** Set by the legacy unit while a server is retiring (legacy.ts). */
   legacyValue: string | undefined = undefined;
   stalePin = false;
+  /** The server span, when the app traces (tracing.ts). */
+  span: Span | undefined;
+  tracer: Tracer | undefined;
   readonly members: readonly Backend[];
   readonly now: number;
   readonly seqOf: (backend: Backend) => number;
@@ -132,6 +137,11 @@ export function proxyFastRequest(core: Core, req: ClientRequest, res: ClientResp
 function startExchange(core: Core, req: ClientRequest, res: ClientResponse, body: Readable | null): Exchange {
   const { headers, clientIp } = buildUpstreamHeaders(req, core.forwarding);
   const exchange = new Exchange(core, req, res, headers, body, clientIp);
+  const tracer = balancerTracer();
+  if (tracer) {
+    exchange.tracer = tracer;
+    exchange.span = startServerSpan(tracer, req, headers);
+  }
   core.active++;
   core.retry.active++;
   res.on('close', () => exchange.onClientClose());
@@ -173,10 +183,13 @@ function startAttempt(ex: Exchange): void {
   backend.begin();
   const attempt = new Attempt(ex, backend);
   ex.current = attempt;
-  backend.pool.dispatch(
-    { path: ex.req.url!, method: ex.req.method!, headers: ex.headers, body: ex.body },
-    attempt,
-  );
+  let headers = ex.headers;
+  if (ex.span) {
+    const traced = startClientSpan(ex.tracer!, ex.span, ex.req, backend, ex.attempts, headers);
+    attempt.span = traced.span;
+    headers = traced.headers;
+  }
+  backend.pool.dispatch({ path: ex.req.url!, method: ex.req.method!, headers, body: ex.body }, attempt);
 }
 
 /** One try against one server. */
@@ -184,6 +197,8 @@ class Attempt implements UpstreamHandler {
   sent = false;
   abort: ((err?: Error) => void) | undefined;
   status = 0;
+  /** This attempt's client span, when tracing. */
+  span: Span | undefined;
   #resume: (() => void) | undefined;
   #ended = false;
   #retryPlanned = false;
@@ -206,6 +221,7 @@ class Attempt implements UpstreamHandler {
     // Node, and 103 Early Hints are optional.)
     const { ex, backend } = this;
     const { core, res } = ex;
+    if (this.span) this.span.setAttribute('http.response.status_code', statusCode);
     if (gatewayTrouble.has(statusCode)) {
       core.members.recordFailure(backend);
       if (core.retry.settings.onStatus.includes(statusCode) && this.#mayRetry('sent')) {
@@ -248,13 +264,13 @@ class Attempt implements UpstreamHandler {
 
   onComplete(): void {
     if (!this.#responseEnded) this.ex.res.end();
-    this.#end();
+    this.#end(undefined);
     finish(this.ex, this.backend, undefined);
   }
 
   onError(err: Error): void {
     const { ex, backend } = this;
-    this.#end();
+    this.#end(err);
     if (ex.refused) return void finish(ex, backend, ex.refused);
     // A client that went away (or broke its upload) is not the server's failure.
     if (ex.clientGone || ex.req.errored) {
@@ -286,10 +302,11 @@ class Attempt implements UpstreamHandler {
     finish(ex, backend, error);
   }
 
-  #end(): void {
+  #end(error: Error | undefined): void {
     if (this.#ended) return;
     this.#ended = true;
     this.backend.end();
+    if (this.span) endClientSpan(this.span, this.status, error);
   }
 
   #mayRetryStale(): boolean {
@@ -344,7 +361,8 @@ function finish(ex: Exchange, backend: Backend | undefined, error: BalancerError
   // nginx's 499: the client closed the connection before the response was complete.
   if (ex.clientGone && !res.writableFinished) status = 499;
   const ms = performance.now() - ex.startedAt;
-  core.metrics.observe(serverId, status, ms / 1000);
+  core.metrics.observe(serverId, status, ms / 1000, ex.attempts);
+  if (ex.span) endServerSpan(ex.span, status, serverId, ex.attempts, error?.code);
   // Checked here rather than through publish(): no closure is built on the hot path.
   if (requestChannel.hasSubscribers) {
     requestChannel.publish({

@@ -2,10 +2,12 @@
  * `unpinned lb`: runs the load balancer from flags and/or a JSON config file (flags win), and
  * shuts it down gracefully on SIGTERM/SIGINT (in-flight requests finish, then exit 0).
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { invalidOption } from '../balancer/errors.js';
 import { type BalancerOptions, createBalancer, strategyNames } from '../balancer/index.js';
+import { lineLogger, logFormat } from '../observe/log.js';
 
 /** The config file: every `createBalancer()` option plus where to listen. */
 export interface LbConfigFile extends Omit<BalancerOptions, 'admin' | 'clock' | 'random'> {
@@ -16,6 +18,8 @@ export interface LbConfigFile extends Omit<BalancerOptions, 'admin' | 'clock' | 
 }
 
 interface LbFlags {
+  logFormat?: string;
+  accessLog?: boolean;
   config?: string;
   listen?: string;
   backend: string[];
@@ -113,6 +117,8 @@ export function registerLb(program: Command): void {
       'learned legacy sessions kept at most (default 100000)',
       int('--legacy-max-entries'),
     )
+    .option('--log-format <format>', 'json (pino-shaped lines) or pretty (default)')
+    .option('--access-log', 'log every request (method, path without query, status, ms, server)')
     .action(async (flags: LbFlags) => runLb(flags));
 }
 
@@ -124,6 +130,10 @@ async function runLb(flags: LbFlags): Promise<void> {
   for (const url of retire)
     if (!(options.backends ?? []).some((b) => (typeof b === 'string' ? b : b.url) === url))
       options.backends = [...(options.backends ?? []), url];
+  const format = logFormat(flags.logFormat);
+  const logger = lineLogger(format, (line) => process.stdout.write(line));
+  // Pretty keeps the lines people (and scripts) read today; json is one pino line per event.
+  if (format === 'json') options.logger = logger;
   const lb = createBalancer(options);
   lb.on('retired', (r: { id: string; reason: string; forcedOut: number }) =>
     process.stdout.write(`server ${r.id} retired (${r.reason}, ${r.forcedOut} sessions forced out)\n`),
@@ -131,17 +141,40 @@ async function runLb(flags: LbFlags): Promise<void> {
   for (const id of retire) void lb.retire(id);
   const address = await lb.listen(listen.port, listen.host);
   const admin = lb.adminAddress();
-  process.stdout.write(
-    `unpinned lb listening on http://${address.address}:${address.port} (strategy ${lb.strategy}, ${lb.backends().length} servers)` +
-      `${admin ? `, admin on http://${admin.address}:${admin.port}` : ''}\n`,
-  );
-  lb.on('state', (e: { id: string; state: string; reason: string }) =>
-    process.stdout.write(`server ${e.id} ${e.state} (${e.reason})\n`),
-  );
+  const listening = `unpinned lb listening on http://${address.address}:${address.port} (strategy ${lb.strategy}, ${lb.backends().length} servers)${admin ? `, admin on http://${admin.address}:${admin.port}` : ''}`;
+  logger.info({ strategy: lb.strategy, servers: lb.backends().length }, listening);
+  if (format === 'pretty') {
+    lb.on('state', (e: { id: string; state: string; reason: string }) =>
+      process.stdout.write(`server ${e.id} ${e.state} (${e.reason})\n`),
+    );
+  }
+  if (flags.accessLog) {
+    diagnosticsChannel.subscribe('unpinned:balancer:request', (message) => {
+      const m = message as {
+        server?: string;
+        method: string;
+        url: string;
+        status: number;
+        ms: number;
+        error?: string;
+      };
+      // The path only: a query string is where tokens travel in links.
+      const path = m.url.split('?')[0];
+      const fields = {
+        method: m.method,
+        path,
+        status: m.status,
+        ms: Math.round(m.ms * 100) / 100,
+        server: m.server ?? null,
+        ...(m.error ? { error: m.error } : {}),
+      };
+      logger.info(fields, `${m.method} ${path} ${m.status}`);
+    });
+  }
   // Whoever started us may have gone away (closed pipe): logging must never crash the balancer.
   process.stdout.on('error', () => {});
   const stop = (signal: string) => {
-    process.stdout.write(`${signal}: finishing requests in flight, then exiting\n`);
+    logger.info({ signal }, `${signal}: finishing requests in flight, then exiting`);
     lb.close().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -104,7 +104,7 @@ export class Monitor {
     let metrics: string;
     try {
       status = this.#system.status();
-      metrics = this.#system.balancer.metrics();
+      metrics = await this.#system.balancer.metrics();
     } catch {
       return null; // stopping: nothing to sample
     }

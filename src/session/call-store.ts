@@ -11,11 +11,14 @@ export async function callStore<T>(
   operation: string,
   fn: () => Promise<T>,
 ): Promise<T> {
+  const started = performance.now();
   try {
     return await fn();
   } catch (cause) {
     metrics.storeErrors++;
     if (cause instanceof UnpinnedError) throw cause;
     throw storeUnavailable(operation, cause);
+  } finally {
+    metrics.storeCall(operation, (performance.now() - started) / 1000);
   }
 }

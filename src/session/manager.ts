@@ -14,11 +14,13 @@ import type { SessionSummary } from './store.js';
  * const session = sessions.fromCookie(request.headers.get('cookie'), { secure: true });
  */
 export class SessionManager {
-  readonly metrics = new SessionMetrics();
+  readonly metrics: SessionMetrics;
   readonly #ctx: SessionContext;
 
   constructor(options: SessionOptions) {
-    this.#ctx = { options: resolveOptions(options), metrics: this.metrics };
+    const resolved = resolveOptions(options);
+    this.metrics = new SessionMetrics(resolved.store.name);
+    this.#ctx = { options: resolved, metrics: this.metrics };
   }
 
   get options(): ResolvedOptions {
@@ -66,9 +68,23 @@ export class SessionManager {
     return count;
   }
 
-  /** Counters in Prometheus text format, for a `/metrics` endpoint. */
-  prometheus(): string {
-    return this.metrics.toPrometheus();
+  /** The session metrics in Prometheus text format (prom-client's), for a `/metrics` endpoint. */
+  prometheus(): Promise<string> {
+    return this.metrics.prometheus();
+  }
+
+  /**
+   * Adds the session metrics to the app's own prom-client `Registry`, so one `/metrics`
+   * serves the app's metrics and unpinned's.
+   * @example
+   * import { collectDefaultMetrics, Registry } from 'prom-client';
+   * const registry = new Registry();
+   * collectDefaultMetrics({ register: registry });
+   * sessions.registerMetrics(registry);
+   * app.get('/metrics', async (_req, res) => res.type(registry.contentType).send(await registry.metrics()));
+   */
+  registerMetrics(registry: { registerMetric(metric: never): void }): void {
+    this.metrics.register(registry as never);
   }
 
   async close(): Promise<void> {

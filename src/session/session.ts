@@ -9,6 +9,7 @@
  * atomically, so concurrent read-modify-writes from many servers all land.
  * A write never re-creates a session that was destroyed meanwhile (logout sticks).
  */
+import { activeTracer, inSpan, type Span } from '../observe/otel.js';
 import { callStore } from './call-store.js';
 import { UnpinnedError } from './errors.js';
 import type { SessionMetrics } from './metrics.js';
@@ -161,7 +162,11 @@ export class Session {
    * @example
    * await session.update<string[]>('cart', (cart = []) => [...cart, sku]);
    */
-  async update<T>(key: string, fn: (current: T | undefined) => T): Promise<T> {
+  update<T>(key: string, fn: (current: T | undefined) => T): Promise<T> {
+    return this.#traced('update', (span) => this.#update(key, fn, span));
+  }
+
+  async #update<T>(key: string, fn: (current: T | undefined) => T, span: Span | undefined): Promise<T> {
     checkKey(key);
     await this.#beginWrite();
     if (this.#state === 'new') {
@@ -171,6 +176,7 @@ export class Session {
     }
     let current = this.#value(key) as T | undefined;
     for (let attempt = 1; attempt <= this.#ctx.options.maxUpdateAttempts; attempt++) {
+      span?.setAttribute('unpinned.session.attempts', attempt);
       const next = fn(current);
       const json = next === undefined ? null : toJson(key, next);
       const expected = this.#stored!.data.get(key) ?? null;
@@ -201,7 +207,11 @@ export class Session {
    * Atomically add `by` to a numeric key in the store (absent counts as 0) and
    * return the new value. No retries needed: the store does the arithmetic.
    */
-  async increment(key: string, by = 1): Promise<number> {
+  increment(key: string, by = 1): Promise<number> {
+    return this.#traced('increment', () => this.#increment(key, by));
+  }
+
+  async #increment(key: string, by: number): Promise<number> {
     checkKey(key);
     if (typeof by !== 'number' || !Number.isFinite(by)) {
       throw new UnpinnedError(
@@ -279,7 +289,11 @@ export class Session {
    * await req.session.regenerate();
    * await req.session.bindUser(user.id);
    */
-  async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
+  regenerate(options: { keepData?: boolean } = {}): Promise<void> {
+    return this.#traced('regenerate', () => this.#regenerate(options));
+  }
+
+  async #regenerate(options: { keepData?: boolean }): Promise<void> {
     await this.#load();
     this.#assertOpen();
     this.#markUsed();
@@ -320,7 +334,11 @@ export class Session {
   }
 
   /** End the session in the store and clear the cookie. Later writes start a new session. */
-  async destroy(): Promise<void> {
+  destroy(): Promise<void> {
+    return this.#traced('destroy', () => this.#destroy());
+  }
+
+  async #destroy(): Promise<void> {
     this.#assertOpen();
     this.#markUsed();
     const id = this.#state === 'live' || this.#state === 'unloaded' ? this.#sessionId() : null;
@@ -346,23 +364,39 @@ export class Session {
     // and the adapter waits for a commit the handler did not await.
     if (!this.#commitment) {
       this.#committed = true;
-      this.#commitment = this.#commitOnce();
+      this.#commitment = this.#traced('commit', (span) => this.#commitOnce(span));
     }
     return this.#commitment;
   }
 
-  async #commitOnce(): Promise<CommitOutcome> {
+  async #commitOnce(span: Span | undefined): Promise<CommitOutcome> {
     // A failed load was already reported to the handler, which may have answered
     // without a session; there is nothing to commit then, so it is not rethrown.
     if (this.#loading) await this.#loading.catch(() => {});
     const started = performance.now();
     try {
+      const writes = this.#ctx.metrics.writes;
       if (this.#state === 'new') await this.#commitNew();
       else if (this.#state === 'live') await this.#commitLive();
+      if (span) {
+        span.setAttribute('unpinned.session.written', this.#ctx.metrics.writes > writes);
+        if (this.#state === 'live') span.setAttribute('unpinned.session.bytes', this.#size());
+      }
       return { setCookie: this.#setCookie() };
     } finally {
       this.#commitMs += performance.now() - started;
     }
+  }
+
+  /**
+   * Runs one operation in a span when the app registered an OpenTelemetry tracer provider.
+   * Attributes are the store's name and counts, never the token, its hash or session data.
+   */
+  #traced<T>(operation: string, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
+    const tracer = activeTracer('unpinned.session');
+    if (tracer === undefined) return fn(undefined);
+    const attributes = { 'unpinned.session.store': this.#ctx.options.store.name };
+    return inSpan(tracer, `unpinned.session.${operation}`, attributes, fn);
   }
 
   // --- loading -------------------------------------------------------------
@@ -370,11 +404,11 @@ export class Session {
   #load(): Promise<void> {
     if (this.#state !== 'unloaded') return Promise.resolve();
     this.#markUsed();
-    this.#loading ??= this.#fetch();
+    this.#loading ??= this.#traced('load', (span) => this.#fetch(span));
     return this.#loading;
   }
 
-  async #fetch(): Promise<void> {
+  async #fetch(span: Span | undefined): Promise<void> {
     const { options, metrics } = this.#ctx;
     metrics.loads++;
     const started = performance.now();
@@ -385,6 +419,7 @@ export class Session {
       this.#loadMs += performance.now() - started;
     }
     if (stored === null || !isLive(stored, options.now(), options.idleMs)) {
+      span?.setAttribute('unpinned.session.hit', false);
       metrics.misses++;
       // An unknown token is never adopted (fixation): a later write gets a fresh token.
       this.#becomeNone();
@@ -393,6 +428,9 @@ export class Session {
     metrics.hits++;
     this.#stored = stored;
     this.#state = 'live';
+    const bytes = this.#size();
+    metrics.sessionBytes(bytes);
+    span?.setAttributes({ 'unpinned.session.hit': true, 'unpinned.session.bytes': bytes });
   }
 
   // --- the merged view (store + pending changes) ---------------------------

@@ -12,6 +12,7 @@
  *   POST /add                         → SystemStatus with one more server
  *   POST /remove         {"server":s}  → SystemStatus without that server (drained first)
  *   POST /migrate {"cap":s,"idle":s}  → SystemStatus once a move off sticky sessions started
+ *   GET  /metrics                     → Prometheus text: the supervisor's and the balancer's metrics
  *
  * An extension adds routes to the same server: the dashboard adds its page, a
  * `GET /events` stream of status snapshots and the synthetic traffic.
@@ -25,6 +26,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { crossOriginReason, declaresJson } from '../balancer/browser-guard.js';
 import { SystemError } from './errors.js';
 import type { System } from './supervisor.js';
@@ -72,7 +74,7 @@ export async function startControl(
   extension: ControlExtension = {},
 ): Promise<{ server: Server; url: string }> {
   const table = { ...routes(system), ...extension.routes };
-  const raw = extension.raw ?? {};
+  const raw: Record<string, RawHandler> = { 'GET /metrics': metricsRoute(system), ...extension.raw };
   const hosts = new Set<string>();
   const server = createServer((req, res) => {
     const key = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
@@ -93,6 +95,26 @@ export async function startControl(
   const bound = (server.address() as AddressInfo).port;
   for (const name of ['127.0.0.1', 'localhost']) hosts.add(`${name}:${bound}`);
   return { server, url: `http://127.0.0.1:${bound}` };
+}
+
+/** `GET /metrics`: the supervisor's and the balancer's metrics, for Prometheus to scrape. */
+function metricsRoute(system: System): RawHandler {
+  let registry: Registry | undefined;
+  return (_req, res) => {
+    if (!registry) {
+      registry = new Registry();
+      system.registerMetrics(registry);
+      system.balancer.registerMetrics(registry);
+    }
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
+        res.end(text);
+      },
+      (error: unknown) =>
+        send(res, 500, { error: { code: 'UNPINNED_ERR_INTERNAL', message: String(error) } }),
+    );
+  };
 }
 
 const forbidden =

@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { type Balancer, createBalancer, type RetireResult, type StrategyName } from '../balancer/index.js';
+import { type Logger, silentLogger } from '../observe/log.js';
 import { AppProcess, type AppState } from './app-process.js';
 import { portInUse, SystemError, unknownServer } from './errors.js';
+import { SystemMetrics } from './metrics.js';
 import { Migration, type MigrationOptions, type MigrationStatus } from './migration.js';
 import { shopServerPath } from './paths.js';
 import { findRedisServer, RedisServer } from './redis-server.js';
@@ -43,6 +45,11 @@ export interface SystemOptions {
   sessionCookie?: string;
   /** Where status lines go (default: nowhere). */
   log?: (line: string) => void;
+  /**
+   * Structured events (pino's shape, src/observe/log.ts): deploy steps, scaling, kills, store
+   * restarts, and the balancer's ejections and drains. Default: none.
+   */
+  logger?: Logger;
 }
 
 export interface ServerStatus {
@@ -78,7 +85,7 @@ type StoreKind =
   | { kind: 'sqlite'; path: string };
 
 export class System {
-  readonly #options: Required<Omit<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy'>> &
+  readonly #options: Required<Omit<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy' | 'logger'>> &
     Pick<SystemOptions, 'redisUrl' | 'app' | 'capacity' | 'strategy'>;
   #store: StoreKind = { kind: 'memory' };
   #apps: AppProcess[] = [];
@@ -93,8 +100,14 @@ export class System {
   #paths = new Set<string>();
   /** One control operation at a time: a deploy and a scale must not interleave. */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #logger: Logger;
+  readonly #metrics = new SystemMetrics({
+    servers: () => (this.#balancer ? this.status().servers : []),
+    storeUp: () => (this.#balancer ? this.status().store.up : false),
+  });
 
   constructor(options: SystemOptions = {}) {
+    this.#logger = options.logger ?? silentLogger;
     this.#options = {
       servers: options.servers ?? 3,
       port: options.port ?? 8080,
@@ -130,6 +143,14 @@ export class System {
     return store.kind === 'redis' ? store.url : null;
   }
 
+  /**
+   * Adds the supervisor's metrics to an app's prom-client `Registry` (the balancer's are added
+   * with `system.balancer.registerMetrics(registry)` once started).
+   */
+  registerMetrics(registry: { registerMetric(metric: never): void }): void {
+    this.#metrics.register(registry as never);
+  }
+
   get balancer(): Balancer {
     if (!this.#balancer) throw new SystemError('UNPINNED_ERR_NOT_RUNNING', 'The system is not running.');
     return this.#balancer;
@@ -149,6 +170,7 @@ export class System {
       const strategy = this.#options.sticky ? 'sticky-cookie' : (this.#options.strategy ?? 'round-robin');
       this.#balancer = createBalancer({
         strategy,
+        logger: this.#logger,
         healthCheck: { path: this.#options.healthPath, intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 2 },
         legacy: { cookie: this.#options.sessionCookie },
       });
@@ -269,7 +291,11 @@ export class System {
         await this.#retire(old);
         await this.#addApp(this.#apps.indexOf(old));
         this.#remove(old);
+        this.#metrics.deploySteps++;
+        this.#logger.info({ step: 'replaced', server: old.name }, `deploy: ${old.name} replaced`);
       }
+      this.#metrics.deploys++;
+      this.#logger.info({ step: 'done', servers: this.#apps.length }, 'deploy: done');
       return this.status();
     });
   }
@@ -332,6 +358,8 @@ export class System {
   /** Crash a server: SIGKILL, no drain. The balancer finds out the way it would in production. */
   async kill(name: string): Promise<SystemStatus> {
     await this.#find(name).kill();
+    this.#metrics.kills++;
+    this.#logger.warn({ server: name, signal: 'SIGKILL' }, `${name} killed`);
     return this.status();
   }
 
@@ -351,7 +379,10 @@ export class System {
           { statusCode: 409 },
         );
       }
+      this.#logger.warn({ store: 'redis', downMs }, 'store restarting');
       await store.server.restart(downMs);
+      this.#metrics.storeRestarts++;
+      this.#logger.info({ store: 'redis' }, 'store up');
       return this.status();
     });
   }
@@ -533,18 +564,22 @@ export class System {
     const balancer = this.balancer;
     if (app.state === 'up') {
       app.state = 'draining';
+      this.#logger.info({ server: app.name }, `${app.name} draining`);
       await balancer.drain(app.name);
     }
     await balancer.removeBackend(app.name);
     await app.stop();
+    this.#metrics.serversStopped++;
   }
 
   async #addApp(index: number): Promise<void> {
     const app = this.#newApp();
     this.#apps.splice(index, 0, app);
     await app.start();
+    this.#metrics.serversStarted++;
     this.balancer.addBackend({ id: app.name, url: app.url });
     this.#options.log(`${app.name} up at ${app.url}`);
+    this.#logger.info({ server: app.name, url: app.url, pid: app.pid }, `${app.name} up`);
   }
 
   #find(name: string): AppProcess {

@@ -44,11 +44,8 @@ async function balance(server: Server, options: Partial<BalancerOptions> = {}): 
   return (await lb.listen(0, '127.0.0.1')).port;
 }
 
-function gauge(name: string): number {
-  const line = lb!
-    .metrics()
-    .split('\n')
-    .find((l) => l.startsWith(`${name} `));
+async function gauge(name: string): Promise<number> {
+  const line = (await lb!.metrics()).split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1]);
 }
 
@@ -106,7 +103,9 @@ describe('slowloris', () => {
     });
     clearInterval(trickle);
     await wellBehaved(port, 5);
-    await waitFor(() => gauge('unpinned_lb_client_connections') <= 1, { what: 'connections released' });
+    await waitFor(async () => (await gauge('unpinned_lb_client_connections')) <= 1, {
+      what: 'connections released',
+    });
   });
 });
 
@@ -123,7 +122,9 @@ describe('idle keep-alive connections', () => {
     await waitFor(() => answered >= 2_000, { timeoutMs: 20_000, what: 'one answer each' });
     await wellBehaved(port, 20);
     await waitFor(() => idle.every((s) => s.closedByPeer), { timeoutMs: 20_000, what: 'idle ones closed' });
-    await waitFor(() => gauge('unpinned_lb_client_connections') <= 1, { what: 'connections released' });
+    await waitFor(async () => (await gauge('unpinned_lb_client_connections')) <= 1, {
+      what: 'connections released',
+    });
   });
 });
 
@@ -220,7 +221,7 @@ describe('responses to clients that do not read them', () => {
     reader!.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
     reader!.pause(); // never reads a byte
     // (A paused socket never sees its end: the balancer's own count says it was cut off.)
-    await waitFor(() => gauge('unpinned_lb_client_connections') === 0, {
+    await waitFor(async () => (await gauge('unpinned_lb_client_connections')) === 0, {
       what: 'the non-reading client cut off',
     });
     await waitFor(() => state.closedEarly === 1, { what: 'the server response abandoned' });
@@ -284,7 +285,7 @@ describe('WebSocket peers that stop reading', () => {
     await once(peer!, 'data'); // the 101 and perhaps some frames
     peer!.pause(); // then it stops reading
     await waitFor(() => lb!.backends()[0]!.tunnels === 1, { what: 'the tunnel open' });
-    await waitFor(() => gauge('unpinned_lb_client_connections') === 0 && serverClosed, {
+    await waitFor(async () => (await gauge('unpinned_lb_client_connections')) === 0 && serverClosed, {
       what: 'the idle tunnel closed on both sides',
     });
     expect(lb!.backends()[0]!.tunnels).toBe(0);
@@ -297,12 +298,14 @@ describe('limits.maxConnections', () => {
     const server = await app(echo);
     const port = await balance(server, { limits: { maxConnections: 50 } });
     const held = await sockets(port, 50);
-    await waitFor(() => gauge('unpinned_lb_client_connections') === 50, { what: 'fifty open' });
+    await waitFor(async () => (await gauge('unpinned_lb_client_connections')) === 50, { what: 'fifty open' });
     const extra = await sockets(port, 10);
     await waitFor(() => extra.every((s) => s.closedByPeer), { what: 'the extra ten closed' });
-    expect(gauge('unpinned_lb_connections_dropped_total')).toBe(10);
+    expect(await gauge('unpinned_lb_connections_dropped_total')).toBe(10);
     for (const s of held) s.destroy();
-    await waitFor(() => gauge('unpinned_lb_client_connections') === 0, { what: 'the fifty released' });
+    await waitFor(async () => (await gauge('unpinned_lb_client_connections')) === 0, {
+      what: 'the fifty released',
+    });
     await wellBehaved(port, 5);
   });
 });

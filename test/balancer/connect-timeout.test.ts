@@ -56,7 +56,7 @@ describe('connect timeout', () => {
     const reply = await send(`${base}/pay`, { method: 'POST', body: 'once' });
     expect(reply.status).toBe(200);
     expect(ok.received.filter((r) => r.method === 'POST')).toHaveLength(1);
-    expect(lb.metrics()).toMatch(/^unpinned_lb_retries_total 1$/m);
+    expect(await lb.metrics()).toMatch(/^unpinned_lb_retries_total 1$/m);
     await lb.close();
   });
 

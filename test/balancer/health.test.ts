@@ -99,7 +99,7 @@ describe('passive ejection', () => {
     clock.tick(1);
     expect((await servedBy(base, 2)).split('').sort().join('')).toBe('ab');
     expect(events.map((e) => `${e.id}:${e.reason}`)).toContain('b:ejected');
-    expect(lb!.metrics()).toMatch(/^unpinned_lb_ejections_total\{server="b"\} 1$/m);
+    expect(await lb!.metrics()).toMatch(/^unpinned_lb_ejections_total\{server="b"\} 1$/m);
   });
 
   it('a partial outage cannot eject everything: with both failing, one server stays in', async () => {

@@ -120,7 +120,7 @@ describe('legacy affinity', () => {
     expect(pinOnly.jar.has('SRV')).toBe(false);
     expect(await pinOnly.server()).toBe('new-1');
 
-    const text = balancer.metrics();
+    const text = await balancer.metrics();
     expect(text).toContain(`unpinned_lb_legacy_sessions{server="old-a"} ${perServer('old-a')}`);
     expect(text).toContain('unpinned_lb_server_up{server="old-a",state="retiring"} 0');
     expect(balancer.backends().find((b) => b.id === 'old-a')).toMatchObject({
@@ -166,7 +166,7 @@ describe('legacy affinity', () => {
     expect(await retired[0]).toEqual({ id: 'old-a', reason: 'cap', forcedOut: onA });
     expect(await retired[1]).toEqual({ id: 'old-b', reason: 'cap', forcedOut: onB });
     await waitFor(() => balancer.backends().length === 1, { what: 'old servers removed' });
-    const text = balancer.metrics();
+    const text = await balancer.metrics();
     expect(text).toContain(`unpinned_lb_legacy_sessions_forced_out_total{server="old-a"} ${onA}`);
     expect(text).toContain(`unpinned_lb_legacy_sessions_forced_out_total{server="old-b"} ${onB}`);
     for (const u of users) expect(await u.server()).toBe('new-1');

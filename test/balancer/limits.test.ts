@@ -48,7 +48,7 @@ describe('timeouts', () => {
 
   it('a server that goes idle mid-body: the client connection is cut, not ended cleanly', async () => {
     await expect(send(`${base}/stall`)).rejects.toThrow();
-    expect(lb.metrics()).toMatch(
+    expect(await lb.metrics()).toMatch(
       /unpinned_lb_errors_total\{server="[^"]+",code="UNPINNED_ERR_LB_IDLE_TIMEOUT"\} 1/,
     );
   });

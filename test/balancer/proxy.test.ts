@@ -94,7 +94,7 @@ describe('proxying', () => {
     await waitFor(() => upstreamClosed === 1, { message: 'the upstream request to be aborted' });
     await waitFor(() => lb.backends().every((s) => s.inFlight === 0), { message: 'in-flight back to 0' });
     expect(lb.backends().reduce((n, s) => n + s.failures, 0)).toBe(0);
-    expect(lb.metrics()).toMatch(/unpinned_lb_requests_total\{server="[^"]+",code="499"\} 1/);
+    expect(await lb.metrics()).toMatch(/unpinned_lb_requests_total\{server="[^"]+",code="499"\} 1/);
     for (const s of [a, b]) s.handler = undefined;
   });
 

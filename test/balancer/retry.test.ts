@@ -50,7 +50,7 @@ describe('retries', () => {
     expect(a.received.filter((r) => r.method === 'POST')).toEqual([
       expect.objectContaining({ url: '/orders', body: '{"item":1}' }),
     ]);
-    expect(retries(lb!.metrics())).toBe(1);
+    expect(retries(await lb!.metrics())).toBe(1);
   });
 
   it('a POST whose server dies mid-response is not replayed: the client sees the failure', async () => {
@@ -76,7 +76,7 @@ describe('retries', () => {
     await crashy.exited;
     expect(crashy.received).toEqual(['POST /crash-before-response']);
     expect(a.received).toEqual([]);
-    expect(retries(lb!.metrics())).toBe(0);
+    expect(retries(await lb!.metrics())).toBe(0);
   });
 
   it('an idempotent GET that reached a dying server is retried only when configured', async () => {
@@ -122,7 +122,7 @@ describe('retries', () => {
     const reply = await send(`${base}/`, { method: 'POST', body: 'x' });
     expect(reply.status).toBe(502);
     expect(reply.headers['x-unpinned-error']).toBe('UNPINNED_ERR_LB_BACKEND_UNREACHABLE');
-    expect(retries(lb!.metrics())).toBe(2);
+    expect(retries(await lb!.metrics())).toBe(2);
     expect(lb!.backends().reduce((n, b) => n + b.requests, 0)).toBe(3);
   });
 
@@ -137,6 +137,6 @@ describe('retries', () => {
     const reply = await send(`${base}/`);
     expect(reply.status).toBe(502);
     expect(a.received).toEqual([]);
-    expect(lb!.metrics()).toMatch(/^unpinned_lb_retry_budget_exhausted_total 1$/m);
+    expect(await lb!.metrics()).toMatch(/^unpinned_lb_retry_budget_exhausted_total 1$/m);
   });
 });

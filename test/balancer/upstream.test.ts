@@ -133,7 +133,7 @@ describe('upstream connections', () => {
     const again = await send(`${base}/second`);
     expect(again.status).toBe(200);
     expect(raw.requests).toEqual(['GET /first #1', 'GET /second #2', 'GET /second #1']);
-    expect(/^unpinned_lb_retries_total (\d+)$/m.exec(lb!.metrics())?.[1]).toBe('1');
+    expect(/^unpinned_lb_retries_total (\d+)$/m.exec(await lb!.metrics())?.[1]).toBe('1');
     expect(lb!.backends()[0]!.failures).toBe(0); // a stale connection is not the server's failure
 
     // A POST is not sent twice: the server may have acted on it.

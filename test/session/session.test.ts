@@ -500,7 +500,7 @@ for (const kind of storeKinds()) {
           creates: 1,
           writes: 1,
         });
-        const text = sessions.prometheus();
+        const text = await sessions.prometheus();
         expect(text).toContain(
           '# TYPE unpinned_session_loads_total counter\nunpinned_session_loads_total 2\n',
         );
@@ -545,7 +545,7 @@ for (const kind of storeKinds()) {
           ...seen,
           error.message,
           String((error.cause as Error).message),
-          recorded.prometheus(),
+          await recorded.prometheus(),
           JSON.stringify(recorded.metrics.snapshot()),
         ].join('\n');
         for (const token of tokens) {
