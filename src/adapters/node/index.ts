@@ -77,4 +77,5 @@ function isHttps(req: IncomingMessage, trustProxy = false): boolean {
   return last?.trim().toLowerCase() === 'https';
 }
 
+export { type NodeRealtimeOptions, realtimeHandler, serveRealtime } from './realtime.js';
 export { answerSessionError, type StoreErrorHandler };
