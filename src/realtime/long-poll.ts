@@ -28,7 +28,7 @@ export async function serveLongPoll(
 ): Promise<Head> {
   let channel: string;
   try {
-    channel = await admit(realtime, request);
+    ({ channel } = await admit(realtime, request));
   } catch (error) {
     return errorHead(error);
   }

@@ -52,6 +52,8 @@ export interface RealtimeOptions {
 export interface LiveConnection {
   readonly channel: string;
   readonly transport: 'sse' | 'websocket' | 'long-poll';
+  /** The subscriber's user id: marks them present in a room channel while connected. */
+  readonly member?: string | null;
   /** End with a reconnect hint (SSE `retry:` then end of stream, WebSocket 1012). */
   shutdown(): void;
 }
@@ -79,6 +81,8 @@ export class Realtime {
   readonly #link: RedisLink;
   readonly #fanout: Fanout;
   readonly #connections = new Set<LiveConnection>();
+  readonly #present = new Map<LiveConnection, string>();
+  #presenceTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: RealtimeOptions) {
@@ -221,10 +225,40 @@ export class Realtime {
     return keysOf(this.settings.prefix, channel);
   }
 
-  /** For transports: a connection to end gracefully on close(). */
+  /**
+   * For transports: a connection to end gracefully on close(). A room
+   * subscriber with a user id is present in the room while connected: one
+   * entry per connection (so a second tab leaving does not hide the first),
+   * renewed every third of the TTL, removed when it ends.
+   */
   track(connection: LiveConnection): () => void {
     this.#connections.add(connection);
-    return () => this.#connections.delete(connection);
+    const present =
+      connection.member && connection.channel.startsWith('room:')
+        ? `${connection.member}\u0001${randomBytes(6).toString('base64url')}`
+        : null;
+    if (present) {
+      this.#present.set(connection, present);
+      this.#renewPresence(connection.channel, present);
+      this.#presenceTimer ??= setInterval(() => {
+        for (const [c, m] of this.#present) this.#renewPresence(c.channel, m);
+      }, this.settings.presenceTtlMs / 3).unref();
+    }
+    return () => {
+      this.#connections.delete(connection);
+      if (!present) return;
+      this.#present.delete(connection);
+      this.presence(connection.channel, present, { leave: true }).catch(() => {});
+      if (this.#present.size === 0 && this.#presenceTimer) {
+        clearInterval(this.#presenceTimer);
+        this.#presenceTimer = undefined;
+      }
+    };
+  }
+
+  #renewPresence(room: string, member: string): void {
+    // A missed renewal while Redis is away only shortens the entry's life: it is renewed at the next tick.
+    this.presence(room, member).catch(() => {});
   }
 
   /** A reconnect delay hint, jittered so that clients cut together do not return together. */
@@ -255,6 +289,7 @@ export class Realtime {
     );
     await Promise.all(ends);
     this.#connections.clear();
+    clearInterval(this.#presenceTimer);
     await this.#fanout.close();
     await this.#link.close();
   }

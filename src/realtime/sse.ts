@@ -13,7 +13,7 @@
  */
 import type { Realtime } from './realtime.js';
 import type { RealtimeEvent } from './subscription.js';
-import { admit, asError, formatId, type LiveRequest, positionOf } from './transport.js';
+import { type Admitted, admit, asError, attach, formatId, type LiveRequest } from './transport.js';
 
 export interface EventSink {
   write(chunk: string): void;
@@ -60,9 +60,9 @@ export async function serveSse(
   request: LiveRequest,
   open: (head: Head) => EventSink | null,
 ): Promise<void> {
-  let channel: string;
+  let who: Admitted;
   try {
-    channel = await admit(realtime, request);
+    who = await admit(realtime, request);
   } catch (error) {
     const e = asError(error);
     // Forbidden or a bad channel: a final answer. An outage: a stream that says so and asks to come back.
@@ -83,23 +83,25 @@ export async function serveSse(
   }
   const sink = open({ status: 200, headers: sseHeaders });
   if (!sink) return;
-  streamSse(realtime, channel, request, sink);
+  streamSse(realtime, who, request, sink);
 }
 
-function streamSse(realtime: Realtime, channel: string, request: LiveRequest, sink: EventSink): void {
+function streamSse(realtime: Realtime, who: Admitted, request: LiveRequest, sink: EventSink): void {
+  const { channel } = who;
   let ended = false;
-  let subscription: { close(): void } | null = null;
+  let detach = () => {};
   const end = (last = '') => {
     if (ended) return;
     ended = true;
     clearInterval(keepAlive);
     untrack();
-    subscription?.close();
+    detach();
     if (last) sink.write(last);
     sink.end();
   };
   const untrack = realtime.track({
     channel,
+    member: who.userId,
     transport: 'sse',
     // A restart: reconnect after a jittered pause (the stream's `retry:`), to another server.
     shutdown: () => end(`retry: ${realtime.retryHint()}\n: server restarting\n\n`),
@@ -114,14 +116,5 @@ function streamSse(realtime: Realtime, channel: string, request: LiveRequest, si
     sink.write(sseEvent(event));
     if (sink.buffered() > MAX_BUFFERED_BYTES) end();
   };
-  realtime.subscribe(channel, positionOf(request), emit).then(
-    (s) => {
-      if (ended) s.close();
-      else subscription = s;
-    },
-    (error: unknown) => {
-      const e = asError(error);
-      emit({ type: 'error', code: e.code, message: e.message });
-    },
-  );
+  detach = attach(realtime, channel, request, emit);
 }

@@ -5,7 +5,7 @@
  */
 import { UnpinnedError } from '../session/errors.js';
 import type { Realtime } from './realtime.js';
-import type { Position } from './subscription.js';
+import type { Position, RealtimeEvent } from './subscription.js';
 
 export interface LiveRequest {
   url: URL;
@@ -35,13 +35,19 @@ export function positionOf(request: LiveRequest): Position {
   return {};
 }
 
+/** Who subscribes: the channel, once the session may have it, and the user (for presence in rooms). */
+export interface Admitted {
+  channel: string;
+  userId: string | null;
+}
+
 /** The channel asked for, once the session may subscribe to it; throws a typed error otherwise. */
-export async function admit(realtime: Realtime, request: LiveRequest): Promise<string> {
+export async function admit(realtime: Realtime, request: LiveRequest): Promise<Admitted> {
   const channel = request.url.searchParams.get('channel') ?? '';
   const sessions = realtime.sessions;
   const session = sessions ? sessions.fromCookie(request.header('cookie'), { secure: request.secure }) : null;
   await realtime.authorize(channel, session);
-  return channel;
+  return { channel, userId: session ? await session.userId() : null };
 }
 
 export function asError(error: unknown): UnpinnedError {
@@ -50,4 +56,33 @@ export function asError(error: unknown): UnpinnedError {
     cause: error,
     statusCode: 503,
   });
+}
+
+/**
+ * Subscribe on behalf of a connection: events go to `emit`, a failure to
+ * subscribe becomes an `error` event, and a connection that ended meanwhile
+ * closes the subscription at once. Returns how to close it.
+ */
+export function attach(
+  realtime: Realtime,
+  channel: string,
+  request: LiveRequest,
+  emit: (event: RealtimeEvent) => void,
+): () => void {
+  let closed = false;
+  let subscription: { close(): void } | null = null;
+  realtime.subscribe(channel, positionOf(request), emit).then(
+    (s) => {
+      if (closed) s.close();
+      else subscription = s;
+    },
+    (error: unknown) => {
+      const e = asError(error);
+      emit({ type: 'error', code: e.code, message: e.message });
+    },
+  );
+  return () => {
+    closed = true;
+    subscription?.close();
+  };
 }

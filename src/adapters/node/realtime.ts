@@ -1,29 +1,23 @@
 /**
- * Realtime over plain `node:http` (and anything built on it: Express, Koa):
- * one listener that serves SSE (`Accept: text/event-stream`) and the stateless
- * long-poll, and an upgrade listener for WebSocket.
+ * Realtime over plain `node:http` (and what is built on it): one request
+ * listener that serves SSE (`Accept: text/event-stream`) and the stateless
+ * long-poll, and one `upgrade` listener for WebSocket.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { serveLongPoll } from '../../realtime/long-poll.js';
 import type { Realtime } from '../../realtime/realtime.js';
 import { type EventSink, type Head, serveSse } from '../../realtime/sse.js';
 import type { LiveRequest } from '../../realtime/transport.js';
+import { websocketUpgrade } from '../../realtime/websocket.js';
+import { isHttps } from '../shared/is-https.js';
 
 export interface NodeRealtimeOptions {
   /** Believe `X-Forwarded-Proto` (only behind a proxy you run, which terminates TLS). */
   trustProxy?: boolean;
 }
 
-export function liveRequestOf(req: IncomingMessage, trustProxy = false): LiveRequest {
-  const proto = req.headers['x-forwarded-proto'];
-  const secure =
-    Boolean((req.socket as TLSSocket).encrypted) ||
-    (trustProxy &&
-      String(proto ?? '')
-        .split(',')
-        .pop()
-        ?.trim() === 'https');
+export function liveRequestOf(req: IncomingMessage, secure: boolean): LiveRequest {
   return {
     url: new URL(req.url ?? '/', 'http://localhost'),
     header: (name) => {
@@ -53,9 +47,8 @@ export async function serveRealtime(
   realtime: Realtime,
   req: IncomingMessage,
   res: ServerResponse,
-  options: NodeRealtimeOptions = {},
+  request: LiveRequest,
 ): Promise<void> {
-  const request = liveRequestOf(req, options.trustProxy);
   if ((req.headers.accept ?? '').includes('text/event-stream')) {
     await serveSse(realtime, request, (head) => {
       if (head.body !== undefined) {
@@ -72,8 +65,21 @@ export async function serveRealtime(
   answer(res, await serveLongPoll(realtime, request, (listener) => res.once('close', listener)));
 }
 
+/** The listener every node-based adapter shares (Express's req and res are node's). */
+export function nodeListener(
+  realtime: Realtime,
+  secureOf: (req: IncomingMessage) => boolean,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    serveRealtime(realtime, req, res, liveRequestOf(req, secureOf(req))).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+}
+
 /**
- * A `node:http` listener for a realtime endpoint.
+ * A `node:http` listener for a realtime endpoint: SSE and long-poll.
  * @example
  * const live = realtimeHandler(realtime);
  * http.createServer((req, res) => (req.url?.startsWith('/live') ? live(req, res) : app(req, res)));
@@ -83,10 +89,18 @@ export function realtimeHandler(
   realtime: Realtime,
   options: NodeRealtimeOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    serveRealtime(realtime, req, res, options).catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
-  };
+  return nodeListener(realtime, (req) => isHttps(req, options.trustProxy));
+}
+
+/**
+ * An `upgrade` listener for realtime over WebSocket (needs the `ws` package).
+ * @example
+ * server.on('upgrade', realtimeUpgrade(realtime));
+ * // browser: new WebSocket('wss://shop.example/live?channel=room:lobby&epoch=…&since=41')
+ */
+export function realtimeUpgrade(
+  realtime: Realtime,
+  options: NodeRealtimeOptions = {},
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return websocketUpgrade(realtime, (req) => liveRequestOf(req, isHttps(req, options.trustProxy)));
 }
