@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^unpinned\/fastify$/, replacement: src('adapters/fastify/index.ts') },
       { find: /^unpinned\/web$/, replacement: src('adapters/web/index.ts') },
       { find: /^unpinned\/node$/, replacement: src('adapters/node/index.ts') },
+      { find: /^unpinned\/realtime$/, replacement: src('realtime/index.ts') },
       { find: /^unpinned\/express-session$/, replacement: src('adapters/express-session/index.ts') },
     ],
   },

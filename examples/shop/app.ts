@@ -6,7 +6,8 @@
 import express, { type Request, type Response } from 'express';
 import { Counter, Registry } from 'prom-client';
 import type { Session, SessionManager } from 'unpinned';
-import { unpinned } from 'unpinned/express';
+import { realtimeRoute, unpinned } from 'unpinned/express';
+import type { Realtime } from 'unpinned/realtime';
 import { type Capacity, capacityLimit } from './capacity.js';
 import { bySku, type Cart, catalog } from './catalog.js';
 import { cartPage, homePage, loginPage, profilePage, type View } from './pages.js';
@@ -14,6 +15,8 @@ import { cartPage, homePage, loginPage, profilePage, type View } from './pages.j
 export interface ShopOptions {
   sessions: SessionManager;
   serverName: string;
+  /** Live updates: every open tab of a user follows its cart and orders (SSE on `/live`). */
+  realtime?: Realtime;
   capacity?: Capacity;
   /**
    * Test fault injector, off by default: every Nth add is answered as if it
@@ -31,7 +34,7 @@ export interface ShopState {
   droppedAdds: number;
 }
 
-export function createShop({ sessions, serverName, capacity, dropEveryNthAdd = 0 }: ShopOptions) {
+export function createShop({ sessions, serverName, capacity, realtime, dropEveryNthAdd = 0 }: ShopOptions) {
   const app = express();
   const state: ShopState = { stopping: false, requests: 0, droppedAdds: 0 };
   let adds = 0;
@@ -86,14 +89,33 @@ export function createShop({ sessions, serverName, capacity, dropEveryNthAdd = 0
     orders: (await req.session.get<number>('orders')) ?? 0,
     ...(notice ? { notice } : {}),
   });
+  // Pages (not the JSON API) also name the session's live channel.
+  const pageView = async (req: Request, notice?: string): Promise<View> => ({
+    ...(await view(req, notice)),
+    ...(realtime ? { live: true, session: req.session.id } : {}),
+  });
   const html = (res: Response, body: string) => res.type('html').send(body);
 
+  // The session's other tabs learn of a change through its live channel. A change is saved
+  // whether or not the announcement goes out: a store hiccup costs a live update, not the cart.
+  const announce = async (req: Request) => {
+    const id = req.session.id;
+    if (!realtime || !id || !(await req.session.userId())) return;
+    const { cart, orders } = await view(req);
+    await realtime.publish(`session:${id}`, { cart, orders }).catch(() => {});
+  };
+  app.use((req, res, next) => {
+    if (req.method !== 'GET') res.once('finish', () => void announce(req).catch(() => {}));
+    next();
+  });
+  if (realtime) app.get('/live', realtimeRoute(realtime));
+
   // --- pages ---------------------------------------------------------------
-  app.get('/', async (req, res) => html(res, homePage(await view(req))));
-  app.get('/cart', async (req, res) => html(res, cartPage(await view(req))));
-  app.get('/login', async (req, res) => html(res, loginPage(await view(req))));
+  app.get('/', async (req, res) => html(res, homePage(await pageView(req))));
+  app.get('/cart', async (req, res) => html(res, cartPage(await pageView(req))));
+  app.get('/login', async (req, res) => html(res, loginPage(await pageView(req))));
   app.get('/profile', async (req, res) => {
-    const v = await view(req);
+    const v = await pageView(req);
     if (!v.user) return res.redirect(303, '/login');
     const list = await sessions.listUserSessions(v.user);
     html(res, profilePage(v, list, req.session.id));
@@ -121,7 +143,7 @@ export function createShop({ sessions, serverName, capacity, dropEveryNthAdd = 0
   });
   app.post('/checkout', async (req, res) => {
     const placed = await checkout(req.session);
-    html(res, cartPage(await view(req, placed ? 'Thank you: order placed.' : 'Nothing to check out.')));
+    html(res, cartPage(await pageView(req, placed ? 'Thank you: order placed.' : 'Nothing to check out.')));
   });
 
   // --- JSON API: every answer carries the state, so clients can check it -----

@@ -7,6 +7,10 @@ export interface View {
   cart: Cart;
   orders: number;
   notice?: string;
+  /** The page subscribes to its session's live channel (when the shop runs with realtime). */
+  live?: boolean;
+  /** Public id of the session (a hash, not the token): names its live channel. */
+  session?: string | null;
 }
 
 function escapeHtml(text: string): string {
@@ -30,12 +34,13 @@ header,footer{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap
 footer{margin-top:3rem;color:#666;font-size:.9rem}.inline{display:inline}
 table{border-collapse:collapse;width:100%}td,th{padding:.3rem;border-bottom:1px solid #ddd;text-align:left}
 .notice{background:#eef7ee;padding:.5rem 1rem;border-radius:.3rem}.server{font-weight:bold;color:#0a5}
-</style></head><body>
-<header><a href="/"><b>unpinned shop</b></a><span>${account} · <a href="/cart">cart (${count})</a></span></header>
+</style></head><body data-session="${escapeHtml(view.session ?? '')}">
+<header><a href="/"><b>unpinned shop</b></a><span>${account} · <a href="/cart">cart (<span data-cart-count>${count}</span>)</a> · orders <span data-orders>${view.orders}</span></span></header>
 ${view.notice ? `<p class="notice">${escapeHtml(view.notice)}</p>` : ''}
 <main>${body}</main>
 <footer><span>Served by <span class="server" data-server>${escapeHtml(view.server)}</span></span>
 <span>Sessions live in the shared store: any server can answer.</span></footer>
+${view.live && view.session ? liveScript() : ''}
 </body></html>`;
 }
 
@@ -98,4 +103,22 @@ export function profilePage(
 <h2>Your sessions</h2><table><tr><th>Session</th><th>Last active</th></tr>${rows}</table>
 <form method="post" action="/logout-everywhere"><button>Log out everywhere else</button></form>`,
   );
+}
+
+/**
+ * Every open tab follows its cart and orders live (unpinned/realtime over SSE, through any
+ * balancer): the server publishes to the session's channel on each change. The channel is the
+ * session's, not the user's: in this shop the cart belongs to the session (a device).
+ */
+function liveScript(): string {
+  return `<script>
+(() => {
+  const es = new EventSource('/live?channel=session:' + document.body.dataset.session);
+  es.onmessage = (e) => {
+    const s = JSON.parse(e.data);
+    document.querySelector('[data-cart-count]').textContent = Object.values(s.cart).reduce((a, b) => a + b, 0);
+    document.querySelector('[data-orders]').textContent = s.orders;
+  };
+})();
+</script>`;
 }

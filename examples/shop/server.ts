@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createSessions, type SessionStore } from 'unpinned';
 import { memoryStore } from 'unpinned/memory';
+import { createRealtime, type Realtime } from 'unpinned/realtime';
 import { RedisStore, redisStore } from 'unpinned/redis';
 import { sqliteStore } from 'unpinned/sqlite';
 import { createShop } from './app.js';
@@ -78,9 +79,15 @@ const store = chooseStore();
 // that would send the first requests into 503s.
 if (store instanceof RedisStore) await store.ready();
 const sessions = createSessions({ store });
+// Live updates need Redis (history and fan-out live there): on with Redis or a Cluster.
+const realtime: Realtime | undefined =
+  mode === 'redis' && redisConnection && !('sentinel' in redisConnection) && env.SHOP_REALTIME !== 'off'
+    ? createRealtime({ redis: redisConnection, sessions })
+    : undefined;
 const { app, state } = createShop({
   sessions,
   serverName,
+  ...(realtime ? { realtime } : {}),
   ...(maxConcurrent > 0 ? { capacity: { maxConcurrent, serviceMs } } : {}),
   dropEveryNthAdd: Number(env.SHOP_FAULT_DROP_EVERY_NTH_ADD ?? 0),
 });
@@ -102,6 +109,9 @@ function shutdown(): void {
     void sessions.close().finally(() => process.exit(0));
   });
   server.closeIdleConnections();
+  // Live streams would hold server.close() open: each ends with a reconnect hint, spread over
+  // a short window, and its browser resumes on another server from its last event id.
+  void realtime?.close().finally(() => server.closeAllConnections());
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

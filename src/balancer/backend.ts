@@ -3,8 +3,10 @@
  * server (as undici's BalancedPool layers it); the state (health, drain, ejection) lives here so
  * that strategies stay one `pick()` each.
  */
+
 import { createHash } from 'node:crypto';
 import { invalidOption } from './errors.js';
+import type { LongLived } from './long-lived.js';
 import { type PoolOptions, UpstreamPool } from './upstream/pool.js';
 
 /** The state a server is in, as the admin API and `backends()` report it. */
@@ -62,6 +64,8 @@ export class Backend {
   consecutiveFailures = 0;
   inFlight = 0;
   tunnels = 0;
+  /** Its open WebSocket tunnels and event streams, which a drain ends gracefully after a deadline. */
+  readonly longLived = new Set<LongLived>();
   requests = 0;
   failures = 0;
   ejections = 0;

@@ -16,6 +16,7 @@ import { publish, stateChannel } from './events.js';
 import { TrustedProxies } from './headers.js';
 import { HealthChecker } from './health.js';
 import { LegacyAffinity, type LegacySnapshot, type RetireResult } from './legacy.js';
+import { endSpread } from './long-lived.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
 import { NodeSide } from './node-side.js';
@@ -23,6 +24,9 @@ import { proxyRequest } from './proxy.js';
 import { RetryPolicy } from './retry.js';
 import { createStrategy, type StrategyName } from './strategies/index.js';
 import { relayUpgrade } from './upgrade.js';
+
+/** Base of the SSE reconnect hint (`retry:`) a drained event stream ends with; each gets 0.5-1.5x. */
+const DRAIN_RETRY_MS = 1000;
 
 /** Payload of the `state` event and the `unpinned:balancer:state` channel. */
 export interface StateEvent {
@@ -268,12 +272,23 @@ export class Balancer extends EventEmitter {
 
   /**
    * No new balanced picks for the server; the promise resolves when its in-flight requests are
-   * done. Throws `UNPINNED_ERR_LB_UNKNOWN_BACKEND` synchronously.
+   * done. Its long-lived connections (WebSocket tunnels, event streams) get until `deadlineMs`
+   * (default `timeouts.drainLongLivedMs`), then are ended gracefully over `windowMs` (default
+   * `timeouts.drainWindowMs`): WebSocket close 1012, SSE `retry:` and end of stream
+   * (long-lived.ts). Throws `UNPINNED_ERR_LB_UNKNOWN_BACKEND` synchronously.
    */
-  drain(id: string): Promise<void> {
+  drain(id: string, options: { deadlineMs?: number; windowMs?: number } = {}): Promise<void> {
     const backend = this.#core.members.get(id);
     this.#core.members.setDraining(backend, true);
-    return this.#idle(backend);
+    const t = this.#settings.timeouts;
+    const idle = this.#idle(backend);
+    const timer = setTimeout(() => {
+      // Undrained meanwhile: its connections may stay.
+      if (backend.draining)
+        void endSpread(backend.longLived, options.windowMs ?? t.drainWindowMs, DRAIN_RETRY_MS);
+    }, options.deadlineMs ?? t.drainLongLivedMs);
+    timer.unref();
+    return idle.finally(() => clearTimeout(timer));
   }
 
   undrain(id: string): void {
@@ -323,6 +338,10 @@ export class Balancer extends EventEmitter {
     this.#clientSide.closeIdle();
     const adminClosed = this.#admin && new Promise<void>((resolve) => this.#admin!.close(() => resolve()));
     this.#admin?.closeAllConnections();
+    // Long-lived connections would only be cut at the end of shutdownMs (clients see 1006 and no
+    // hint): they are ended gracefully now, spread over at most half of it.
+    const window = Math.min(this.#settings.timeouts.drainWindowMs, this.#settings.timeouts.shutdownMs / 2);
+    for (const backend of core.members.all()) void endSpread(backend.longLived, window, DRAIN_RETRY_MS);
     if (core.active > 0) {
       const idle = new Promise<void>((resolve) => {
         core.onIdle = resolve;

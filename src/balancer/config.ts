@@ -70,6 +70,13 @@ export interface BalancerOptions {
     tunnelFinMs?: number;
     /** A WebSocket tunnel in which no byte moved either way for this long is closed. */
     tunnelIdleMs?: number;
+    /**
+     * A draining server's WebSocket tunnels and event streams are ended (close 1012, SSE
+     * `retry:` then end of stream) this long after the drain began, so none holds a deploy.
+     */
+    drainLongLivedMs?: number;
+    /** ...spread over this window, so their clients do not all reconnect at once. */
+    drainWindowMs?: number;
     /** A client that takes none of a response for this long is cut off (nginx `send_timeout`). */
     clientSendMs?: number;
     /** A client that sends none of a request body for this long gets 408 (nginx `client_body_timeout`). */
@@ -195,6 +202,8 @@ export function resolveSettings(options: BalancerOptions): Settings {
       shutdownMs: int('timeouts.shutdownMs', t.shutdownMs ?? 10_000, 0),
       tunnelFinMs: int('timeouts.tunnelFinMs', t.tunnelFinMs ?? 10_000, 1),
       tunnelIdleMs: int('timeouts.tunnelIdleMs', t.tunnelIdleMs ?? 3_600_000, 1),
+      drainLongLivedMs: int('timeouts.drainLongLivedMs', t.drainLongLivedMs ?? 30_000, 0),
+      drainWindowMs: int('timeouts.drainWindowMs', t.drainWindowMs ?? 5_000, 0),
       clientSendMs: int('timeouts.clientSendMs', t.clientSendMs ?? 60_000, 1),
       clientBodyMs: int('timeouts.clientBodyMs', t.clientBodyMs ?? 60_000, 1),
       clientRequestMs: int('timeouts.clientRequestMs', t.clientRequestMs ?? 300_000, 0),

@@ -7,6 +7,7 @@
  * `onConnect` is the moment the request goes on the wire: a failure before it is a failure to
  * reach the server, after it the server may have seen the request.
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Span, Tracer } from '../observe/otel.js';
@@ -19,6 +20,7 @@ import { requestChannel, retryChannel } from './events.js';
 import { classifyFailure, countsAgainstServer } from './failures.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
 import type { LegacyMark } from './legacy.js';
+import { atEventBoundary, type LongLived } from './long-lived.js';
 import { refuseHead } from './request-head.js';
 import { sendError } from './responses.js';
 import type { PickContext } from './strategies/index.js';
@@ -203,6 +205,10 @@ class Attempt implements UpstreamHandler {
   #ended = false;
   #retryPlanned = false;
   #responseEnded = false;
+  /** Set for an event stream: how the drain ends it, and the last bytes sent (for the boundary). */
+  #stream: LongLived | undefined;
+  #tail = '';
+  #endedByDrain = false;
 
   constructor(
     readonly ex: Exchange,
@@ -246,10 +252,31 @@ class Attempt implements UpstreamHandler {
     if (backend.draining || core.closing) headers.push('connection', 'close');
     res.writeHead(statusCode, statusText || undefined, headers);
     this.#resume = resume;
+    if (isEventStream(rawHeaders)) this.#holdStream();
     return true;
   }
 
+  /** An event stream lives until its server goes: the drain may end it (long-lived.ts). */
+  #holdStream(): void {
+    const stream: LongLived = {
+      end: (retryMs) => {
+        const { res } = this.ex;
+        if (this.#responseEnded || res.writableFinished || res.destroyed) return;
+        this.#endedByDrain = true;
+        this.#responseEnded = true;
+        if (atEventBoundary(this.#tail)) res.write(Buffer.from(`retry: ${retryMs}\n\n`));
+        res.end();
+        this.abort?.(new Error('event stream ended by a drain'));
+      },
+    };
+    this.#stream = stream;
+    this.backend.longLived.add(stream);
+  }
+
   onData(chunk: Buffer, last: boolean): boolean {
+    if (this.#endedByDrain) return true;
+    if (this.#stream)
+      this.#tail = (this.#tail + chunk.toString('latin1', Math.max(0, chunk.length - 4))).slice(-4);
     if (last) {
       // The whole (rest of the) body: head, body and end leave in one write.
       this.#responseEnded = true;
@@ -271,6 +298,7 @@ class Attempt implements UpstreamHandler {
   onError(err: Error): void {
     const { ex, backend } = this;
     this.#end(err);
+    if (this.#endedByDrain) return void finish(ex, backend, undefined);
     if (ex.refused) return void finish(ex, backend, ex.refused);
     // A client that went away (or broke its upload) is not the server's failure.
     if (ex.clientGone || ex.req.errored) {
@@ -305,6 +333,7 @@ class Attempt implements UpstreamHandler {
   #end(error: Error | undefined): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#stream) this.backend.longLived.delete(this.#stream);
     this.backend.end();
     if (this.span) endClientSpan(this.span, this.status, error);
   }
@@ -341,6 +370,14 @@ class Attempt implements UpstreamHandler {
     const tried = ex.tried;
     return ex.core.members.candidates().some((b) => !tried.has(b));
   }
+}
+
+function isEventStream(rawHeaders: string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'content-type')
+      return rawHeaders[i + 1]!.toLowerCase().startsWith('text/event-stream');
+  }
+  return false;
 }
 
 function finish(ex: Exchange, backend: Backend | undefined, error: BalancerError | undefined): void {

@@ -18,9 +18,17 @@ import type { Duplex } from 'node:stream';
 import type { Backend } from './backend.js';
 import { type Core, makePickContext, pickBackend } from './core.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
+import { FrameBoundary, type LongLived, serviceRestartFrame } from './long-lived.js';
 import { declaresBody, refuseHead, withoutUpgrade } from './request-head.js';
 import { sendRawError, writeRawError } from './responses.js';
 import type { UpstreamHandler } from './upstream/pool.js';
+
+function isWebSocket(rawHeaders: string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'upgrade') return rawHeaders[i + 1]!.toLowerCase() === 'websocket';
+  }
+  return false;
+}
 
 export function relayUpgrade(core: Core, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   if (declaresBody(req)) {
@@ -100,9 +108,35 @@ class UpgradeHandler implements UpstreamHandler {
     this.core.active++;
     let closed = false;
     let finTimer: NodeJS.Timeout | undefined;
+    const websocket = isWebSocket(raw);
+    const frames = websocket ? new FrameBoundary() : undefined;
+    if (frames) upstream.on('data', (chunk: Buffer) => frames.feed(chunk));
+    const longLived: LongLived = {
+      end: () => {
+        if (!frames) return close();
+        // Only between two of the server's frames; a frame half sent cannot be cut.
+        let tries = 0;
+        const attempt = () => {
+          if (closed) return;
+          if (!frames.atBoundary) {
+            if (++tries > 20) return close();
+            return void setTimeout(attempt, 10).unref();
+          }
+          upstream.unpipe(client);
+          client.unpipe(upstream);
+          upstream.destroy();
+          client.end(serviceRestartFrame());
+          // The client answers with its own close frame and closes; it has tunnelFinMs to.
+          onEnd();
+        };
+        attempt();
+      },
+    };
+    backend.longLived.add(longLived);
     const close = () => {
       if (closed) return;
       closed = true;
+      backend.longLived.delete(longLived);
       clearTimeout(finTimer);
       client.destroy();
       upstream.destroy();
@@ -115,9 +149,10 @@ class UpgradeHandler implements UpstreamHandler {
     // One side finished sending (FIN): the other gets `timeouts.tunnelFinMs` to finish too, then
     // the tunnel is closed (HAProxy's `timeout client-fin` / `server-fin`), so a peer that left
     // without closing its end cannot hold a tunnel, and a shutdown, open forever.
-    const onEnd = () => {
-      finTimer ??= setTimeout(close, this.core.settings.timeouts.tunnelFinMs).unref();
-    };
+    function onEnd() {
+      finTimer ??= setTimeout(close, fin).unref();
+    }
+    const fin = this.core.settings.timeouts.tunnelFinMs;
     // No byte moved on a side for `timeouts.tunnelIdleMs` (HAProxy `timeout tunnel`): a peer
     // that stopped reading, with everything queued for it, holds the tunnel no longer.
     const idleMs = this.core.settings.timeouts.tunnelIdleMs;

@@ -51,4 +51,5 @@ export function unpinned(sessions: SessionManager, options: ExpressSessionOption
   };
 }
 
+export { realtimeRoute, realtimeWebSocket } from './realtime.js';
 export { answerSessionError };

@@ -93,3 +93,4 @@ export function answerSessionError(
  */
 export const unpinned = fp(plugin, { name: 'unpinned', fastify: '5.x' });
 export default unpinned;
+export { type FastifyRealtimeOptions, fastifyRealtime } from './realtime.js';

@@ -3,11 +3,11 @@
  * before the response starts (the same gate as the Express adapter).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { UnpinnedError } from '../../session/errors.js';
 import type { SessionManager } from '../../session/manager.js';
 import type { Session } from '../../session/session.js';
 import { answerSessionError, gateOnUse, type StoreErrorHandler } from '../shared/commit-gate.js';
+import { isHttps } from '../shared/is-https.js';
 
 export interface NodeSessionOptions {
   /** Answer when the session cannot be committed (default: 503 with Retry-After, JSON body). */
@@ -79,13 +79,5 @@ export function withSession(
   };
 }
 
-function isHttps(req: IncomingMessage, trustProxy = false): boolean {
-  if ((req.socket as TLSSocket).encrypted) return true;
-  if (!trustProxy) return false;
-  // The proxy nearest to us appended last: https://www.rfc-editor.org/rfc/rfc7239#section-5.4
-  const proto = req.headers['x-forwarded-proto'];
-  const last = (Array.isArray(proto) ? proto.join(',') : (proto ?? '')).split(',').pop();
-  return last?.trim().toLowerCase() === 'https';
-}
-
+export { type NodeRealtimeOptions, realtimeHandler, realtimeUpgrade } from './realtime.js';
 export { answerSessionError, type StoreErrorHandler };

@@ -101,3 +101,4 @@ export function sessionErrorResponse(error: unknown): Response {
     },
   });
 }
+export { realtimeResponse } from './realtime.js';

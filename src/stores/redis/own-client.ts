@@ -141,13 +141,17 @@ function hostPort(url: string): { host: string; port: number } {
   return { host: parsed.hostname, port: Number(parsed.port || 26379) };
 }
 
-async function importRedis(): Promise<typeof import('redis')> {
+/** node-redis, loaded only when used (an optional peer); `who` names the part that needs it. */
+export async function importRedis(
+  who = 'The Redis store needs',
+  alternative = ', or pass a client you created',
+): Promise<typeof import('redis')> {
   try {
     return await import('redis');
   } catch (cause) {
     throw new UnpinnedError(
       'UNPINNED_ERR_MISSING_DEPENDENCY',
-      'The Redis store needs the "redis" package (node-redis 6): run `npm install redis`, or pass a client you created.',
+      `${who} the "redis" package (node-redis 6): run \`npm install redis\`${alternative}.`,
       { cause },
     );
   }
