@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createClient } from 'redis';
 import { afterEach, expect, it } from 'vitest';
 import { dashboard, type Snapshot } from '../../src/dashboard/index.js';
 import type { TrafficStats } from '../../src/dashboard/traffic.js';
@@ -92,8 +93,13 @@ describeRedis('dashboard over the control API', () => {
     );
     expect(history.length).toBeGreaterThan(0);
     expect(last.store).toMatchObject({ kind: 'redis', up: true, exact: true, sessions: 6 });
-    // Every session has a user index beside it: the key count is twice the sessions.
-    expect(last.store.keys).toBe(12);
+    // Every session has a user index beside it (twice the sessions), and the live shop keeps each
+    // user's realtime channel (its log and meta) in the same Redis.
+    const redis = createClient({ url: system!.storeUrl! });
+    await redis.connect();
+    const channelKeys = await redis.keys('unpinned:rt:*');
+    await redis.close();
+    expect(last.store.keys).toBe(12 + channelKeys.length);
     expect(last.servers.map((s) => s.name)).toEqual(['app-1', 'app-2', 'app-3']);
     expect(last.servers.reduce((n, s) => n + s.requests, 0)).toBeGreaterThanOrEqual(90);
     // Round-robin spread the load, and every server's latencies were measured.
