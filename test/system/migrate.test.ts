@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { System, type SystemStatus } from '../../src/system/supervisor.js';
+import { running } from '../helpers/processes.js';
 import { describeRedis, freePort } from '../helpers/redis-server.js';
 import { Shopper, shop } from '../helpers/shopper.js';
 import { waitFor } from '../helpers/wait.js';
@@ -22,15 +23,6 @@ afterEach(async () => {
   child?.kill('SIGINT');
   child = null;
 });
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describeRedis('unpinned migrate', () => {
   it('moves a sticky system to stateless under load: nobody logged out, nothing lost, old servers gone', async () => {
@@ -84,7 +76,7 @@ describeRedis('unpinned migrate', () => {
     );
     expect(end.servers.map((s) => s.name).sort()).toEqual([...fresh].sort());
     expect(end.servers.every((s) => s.sessions === 'shared')).toBe(true);
-    await waitFor(() => old.every((o) => !pidAlive(o.pid)), { what: 'old server processes stopped' });
+    await waitFor(() => old.every((o) => !running(o.pid)), { what: 'old server processes stopped' });
     for (const u of [...shoppers, ...newcomers]) {
       expect(u).toMatchObject({ sessionsLost: 0, itemsLost: 0, failed: 0 });
       expect(fresh).toContain(u.lastServer);

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { System } from '../../src/system/supervisor.js';
+import { running } from '../helpers/processes.js';
 import { describeRedis } from '../helpers/redis-server.js';
 import { Shopper, shop } from '../helpers/shopper.js';
 import { waitFor } from '../helpers/wait.js';
@@ -19,15 +20,6 @@ async function startSystem(options: ConstructorParameters<typeof System>[0] = {}
   system = new System({ servers: 3, port: 0, ...options });
   await system.start();
   return system;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function fillCart(s: Shopper): Promise<void> {
@@ -137,7 +129,7 @@ describeRedis('unpinned up: the running system', () => {
     const urls = [status.balancer.url, ...status.servers.map((s) => s.url)];
     await sys.stop();
     system = null;
-    expect(pids.filter(pidAlive)).toEqual([]);
+    expect(pids.filter(running)).toEqual([]);
     for (const url of urls) await expect(fetch(url)).rejects.toThrow();
     await expect(fetch(status.store.url!.replace('redis:', 'http:'))).rejects.toThrow();
   });

@@ -97,16 +97,14 @@ function serverTiming(gate: Gate): string {
 function release(res: ServerResponse, gate: Gate) {
   return ({ setCookie }: { setCookie: string | null }) => {
     gates.delete(res);
-    if (gate.timedSince !== undefined) {
+    const timed = gate.timedSince !== undefined;
+    if (timed || setCookie) {
+      // Headers given to writeHead() would overwrite the ones added here: fold them in first.
       const first = gate.held.find(([, , method]) => method === 'writeHead');
       if (first) first[1] = foldHeaders(res, first[1]);
-      res.appendHeader('server-timing', serverTiming(gate));
     }
+    if (timed) res.appendHeader('server-timing', serverTiming(gate));
     if (setCookie) {
-      // Headers given to writeHead() would overwrite a Set-Cookie set before it:
-      // fold them in first, then add the session cookie.
-      const first = gate.held.find(([, , method]) => method === 'writeHead');
-      if (first) first[1] = foldHeaders(res, first[1]);
       appendSetCookie(res, setCookie);
       const cacheControl = noStoreFor(res.getHeader('cache-control'));
       if (cacheControl) res.setHeader('cache-control', cacheControl);
