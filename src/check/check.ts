@@ -15,6 +15,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findRedisServer, RedisServer } from '../system/redis-server.js';
+import { Watchdog } from '../system/watchdog.js';
 import { firstDivergence, learn, type StepSummary, stepSummaries } from './compare.js';
 import { CheckError } from './errors.js';
 import { assertReplays, explain, type Finding, type Runner } from './finding.js';
@@ -108,11 +109,17 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
   const cwd = options.cwd ?? process.cwd();
   // The rotation's replicas hold a copy each at once; twice that leaves room for what they write.
   const root = mkdtempSync(join(scratchParent(workdirSize(cwd) * replicas * 2), 'unpinned-check-'));
+  // As for `unpinned up`: if this process is killed outright (SIGKILL, an OOM kill, a CI job
+  // cancelled), the watchdog still stops the replicas and the Redis and removes the copies.
+  const watchdog = Watchdog.start();
+  watchdog.keep(root);
   const cleanup = async () => {
     await Promise.allSettled([...started].map((m) => m.dispose()));
     await redis?.close();
     redis = null;
     rmSync(root, { recursive: true, force: true });
+    watchdog.release(root);
+    await watchdog.close();
   };
   // Stopping the replicas at once makes whatever the run waits for fail fast; the run then
   // sees the signal and ends, and the cleanup below removes the rest.
@@ -130,7 +137,7 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
             'redis-server is not on PATH: install it (apt-get install -y redis-server) or pass --redis <url> for the Redis the replicas share.',
           );
         }
-        redis = await RedisServer.start();
+        redis = await RedisServer.start({ watchdog });
         redisUrl = redis.url;
         progress(`shared Redis for the replicas: ${redisUrl} (REDIS_URL)`);
       }
@@ -141,6 +148,7 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
         readyPath: options.ready ?? null,
         startTimeoutMs: options.startTimeoutMs ?? 20_000,
         root,
+        watchdog,
       };
       const context: RunContext = {
         machine,

@@ -8,6 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { AppProcess } from '../system/app-process.js';
+import type { Watchdog } from '../system/watchdog.js';
 import { CheckError } from './errors.js';
 import type { Identity } from './normalize.js';
 import { copyWorkdir } from './workdir.js';
@@ -23,6 +24,8 @@ export interface MachineOptions {
   startTimeoutMs: number;
   /** The check's scratch directory; each machine gets a folder in it. */
   root: string;
+  /** Ends the replica's whole process group if the check dies without stopping it. */
+  watchdog?: Watchdog;
 }
 
 const tail = (output: string) => {
@@ -64,6 +67,7 @@ export class Machine {
       readyWhen: options.readyPath ? 'ok' : 'answers',
       startTimeoutMs: options.startTimeoutMs,
       stopTimeoutMs: 5_000,
+      ...(options.watchdog && { watchdog: options.watchdog }),
     });
   }
 

@@ -5,6 +5,7 @@
  * a clear message for each kind of bad input.
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readHar } from '../../src/check/har.js';
+import { commandLine, tagged, waitGone } from '../helpers/processes.js';
 import { describeRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -174,6 +176,46 @@ describeRedis('unpinned check (the command)', () => {
     expect(stderr).toMatch(/interrupted; every replica it started is stopped/);
     expect(inside()).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('killed outright (SIGKILL): its watchdog stops every replica and its Redis and removes every copy', async () => {
+    const dir = join(scratch, 'killed');
+    mkdirSync(dir);
+    const tag = randomUUID();
+    const child = spawn(
+      process.execPath,
+      [cli, 'check', '--app', 'node apps/session-memory.mjs', '--har', har('session-memory')],
+      {
+        cwd: fixtures,
+        env: { ...process.env, UNPINNED_CHECK_DIR: dir, UNPINNED_TEST_TAG: tag },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_, signal) => resolve(signal)),
+    );
+    await waitFor(() => stderr.includes('rotation:'), { timeoutMs: 30_000, what: 'the rotation to begin' });
+    // Everything the check started carries the tag: the watchdog, the Redis, the replicas.
+    await waitFor(
+      () => {
+        const kinds = tagged(tag).map(commandLine);
+        return (
+          kinds.some((c) => c.includes('redis-server')) && kinds.some((c) => c.includes('session-memory'))
+        );
+      },
+      { what: 'a replica and the Redis running' },
+    );
+    const pids = tagged(tag).filter((pid) => pid !== child.pid);
+    expect(pids.map(commandLine).filter((c) => c.includes('watchdog-process.js'))).toHaveLength(1);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    await waitGone(pids, 'every process the check started');
+    expect(tagged(tag)).toEqual([]);
+    await waitFor(() => readdirSync(dir).length === 0, { what: 'the watchdog to remove the copies' });
   });
 
   describe.concurrent('bad input: a clear message and exit code 2', () => {
