@@ -6,7 +6,7 @@
  * what it did (the lab's oracle), so sessions and cart items lost are counted exactly.
  *
  * Once a second it samples the RSS of every process (/proc) and the heap of `unpinned up`
- * (its status); memory growth is the least-squares slope of RSS after a warm-up, in MB per
+ * (its status); memory growth is the least-squares slope of RSS (per-minute medians) after a warm-up, in MB per
  * hour: for `up` after the first fifth of the run (at most 5 minutes); for app servers, over
  * each server process's own life after its first minute, for lives of 3 minutes or more (a
  * rolling deploy replaces them all), reported as the median and the largest. The balancer runs
@@ -15,6 +15,10 @@
  * Last line: `{"minutes","requests","failed","sessionsLost","itemsLost","rssGrowthMbPerHour":
  * {"balancer","app","supervisor"},...}`. Writes bench/results/soak.json and the "Soak" section
  * of docs/benchmarks.md (only for runs of 10 minutes or more).
+ *
+ * `SOAK_FAULTS=0`: the same load without faults (section "Soak without faults", results in
+ * soak-steady.json), so app servers live the whole run. `SOAK_FROM=<saved json>`: analyse a saved
+ * run again without running anything.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,9 +33,18 @@ import { writeDocSection } from './doc-section.js';
 
 const here = new URL('.', import.meta.url).pathname; // dist/bench/
 const root = join(here, '..', '..');
-const minutes = Number(process.env.SOAK_MINUTES ?? 30);
-const users = Number(process.env.SOAK_USERS ?? 24);
-const thinkMs = Number(process.env.SOAK_THINK_MS ?? 150);
+// SOAK_FROM=<a saved bench/results/soak*.json>: no run, the saved samples analysed again (and
+// the section rewritten), for when the analysis changes after a long run.
+const saved = process.env.SOAK_FROM
+  ? (JSON.parse(readFileSync(process.env.SOAK_FROM, 'utf8')) as Summary & { samples: Sample[] })
+  : null;
+const minutes = saved?.minutes ?? Number(process.env.SOAK_MINUTES ?? 30);
+const users = saved?.users ?? Number(process.env.SOAK_USERS ?? 24);
+const thinkMs = saved?.thinkMs ?? Number(process.env.SOAK_THINK_MS ?? 150);
+// SOAK_FAULTS=0: the same load with no faults, so every process lives the whole run and memory
+// growth is measured over long lives (with faults, app servers are replaced every few minutes).
+const withFaults = saved ? saved.faultsOn !== false : process.env.SOAK_FAULTS !== '0';
+const section = withFaults ? 'soak' : 'soak-steady';
 const durationMs = minutes * 60_000;
 const strategies = ['round-robin', 'least-connections', 'p2c', 'random'] as const;
 
@@ -44,6 +57,10 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
+  if (saved) {
+    const { samples, ...summary } = saved;
+    return report({ ...summary, ...growthFields(samples) }, samples);
+  }
   const port = await freePort();
   const controlPort = await freePort();
   const up = spawn(
@@ -66,7 +83,9 @@ async function main(): Promise<void> {
   console.log(
     `machine: ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0]!.toFixed(2)}`,
   );
-  console.log(`soak: ${minutes} min, ${users} shoppers, think ${thinkMs} ms, unpinned up pid ${up.pid}`);
+  console.log(
+    `soak: ${minutes} min, ${users} shoppers, think ${thinkMs} ms, ${withFaults ? 'with faults' : 'no faults'}, unpinned up pid ${up.pid}`,
+  );
 
   const started = performance.now();
   const elapsed = () => performance.now() - started;
@@ -76,7 +95,7 @@ async function main(): Promise<void> {
       .then((s) => samples.push(sample(elapsed(), s)))
       .catch(() => {});
   }, 1_000);
-  const faults = scheduleFaults(control, elapsed);
+  const faults = withFaults ? scheduleFaults(control, elapsed) : noFaults();
   const shoppers = Array.from({ length: users }, (_, i) => new VirtualUser(base, `soak-${i}`));
   await Promise.all(shoppers.map((u) => u.login()));
   const progress = setInterval(() => {
@@ -101,27 +120,55 @@ async function main(): Promise<void> {
   faults.stop();
   clearInterval(sampler);
   await faults.idle;
-  const totals = tally(shoppers);
-  const growth = growthOf(samples);
-  const summary = {
+  const summary: Summary = {
     minutes,
-    ...totals,
-    rssGrowthMbPerHour: { balancer: growth.up, app: growth.appMedian, supervisor: growth.up },
-    appGrowthMaxMbPerHour: growth.appMax,
-    upHeapGrowthMbPerHour: growth.upHeap,
-    rssMb: { upStart: growth.upStart, upEnd: growth.upEnd },
+    ...tally(shoppers),
+    ...growthFields(samples),
+    faultsOn: withFaults,
     faults: faults.log,
     failures: failuresOf(shoppers),
     users,
     thinkMs,
     loadAverage: Number(loadavg()[0]!.toFixed(2)),
   };
+  report(summary, samples);
+}
+
+interface Summary {
+  minutes: number;
+  faultsOn?: boolean;
+  requests: number;
+  failed: number;
+  sessionsLost: number;
+  itemsLost: number;
+  rssGrowthMbPerHour: { balancer: number | null; app: number | null; supervisor: number | null };
+  appGrowthMaxMbPerHour: number | null;
+  upHeapGrowthMbPerHour: number | null;
+  rssMb: { upStart: number; upEnd: number };
+  faults: { atMin: number; fault: string; ok: boolean }[];
+  failures: Record<string, number>;
+  users: number;
+  thinkMs: number;
+  loadAverage: number;
+}
+
+function growthFields(samples: Sample[]) {
+  const growth = growthOf(samples);
+  return {
+    rssGrowthMbPerHour: { balancer: growth.up, app: growth.appMedian, supervisor: growth.up },
+    appGrowthMaxMbPerHour: growth.appMax,
+    upHeapGrowthMbPerHour: growth.upHeap,
+    rssMb: { upStart: growth.upStart, upEnd: growth.upEnd },
+  };
+}
+
+function report(summary: Summary, samples: Sample[]): void {
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(
-    join(root, 'bench', 'results', 'soak.json'),
+    join(root, 'bench', 'results', `${section}.json`),
     `${JSON.stringify({ ...summary, samples }, null, 1)}\n`,
   );
-  if (minutes >= 10) writeDocSection(root, 'soak', renderSection(summary));
+  if (minutes >= 10) writeDocSection(root, section, renderSection(summary));
   console.log(JSON.stringify(summary));
 }
 
@@ -144,29 +191,38 @@ function sample(t: number, s: SystemStatus): Sample {
 function scheduleFaults(control: string, elapsed: () => number) {
   const log: { atMin: number; fault: string; ok: boolean }[] = [];
   let chain: Promise<unknown> = Promise.resolve();
-  const run = (fault: string, path: string, body: unknown) => {
+  // What a fault does is decided when its turn comes: a kill queued behind a rolling deploy
+  // must pick among the servers the deploy left, not the ones it replaced.
+  const run = (what: () => Promise<{ fault: string; path: string; body: unknown } | null>) => {
     chain = chain.then(async () => {
+      const next = await what();
+      if (!next) return;
       const atMin = Number((elapsed() / 60_000).toFixed(2));
-      const res = await post(control, path, body).catch(() => null);
-      log.push({ atMin, fault, ok: res?.ok === true });
-      console.log(`  ${atMin} min  ${fault}${res?.ok ? '' : '  (failed)'}`);
+      const res = await post(control, next.path, next.body).catch(() => null);
+      log.push({ atMin, fault: next.fault, ok: res?.ok === true });
+      console.log(`  ${atMin} min  ${next.fault}${res?.ok ? '' : '  (failed)'}`);
     });
   };
   const timers: NodeJS.Timeout[] = [];
   let kills = 0;
   let switches = 0;
   timers.push(
-    setInterval(async () => {
-      const s = await status(control).catch(() => null);
-      const victim = s?.servers.filter((x) => x.state === 'up')[kills++ % 3]?.name;
-      if (victim) run(`kill ${victim}`, '/kill', { server: victim });
+    setInterval(() => {
+      run(async () => {
+        const s = await status(control).catch(() => null);
+        const victim = s?.servers.filter((x) => x.state === 'up')[kills++ % 3]?.name;
+        return victim ? { fault: `kill ${victim}`, path: '/kill', body: { server: victim } } : null;
+      });
     }, 5 * 60_000),
-    setInterval(() => run('rolling deploy', '/deploy', {}), 10 * 60_000),
+    setInterval(() => run(async () => ({ fault: 'rolling deploy', path: '/deploy', body: {} })), 10 * 60_000),
     setInterval(() => {
       const strategy = strategies[++switches % strategies.length]!;
-      run(`strategy ${strategy}`, '/strategy', { strategy });
+      run(async () => ({ fault: `strategy ${strategy}`, path: '/strategy', body: { strategy } }));
     }, 6 * 60_000),
-    setTimeout(() => run('store restart', '/restart-store', {}), durationMs / 2),
+    setTimeout(
+      () => run(async () => ({ fault: 'store restart', path: '/restart-store', body: {} })),
+      durationMs / 2,
+    ),
   );
   return {
     log,
@@ -176,6 +232,14 @@ function scheduleFaults(control: string, elapsed: () => number) {
     get idle() {
       return chain;
     },
+  };
+}
+
+function noFaults() {
+  return {
+    log: [] as { atMin: number; fault: string; ok: boolean }[],
+    stop: () => {},
+    idle: Promise.resolve(),
   };
 }
 
@@ -195,19 +259,38 @@ function failuresOf(shoppers: VirtualUser[]): Record<string, number> {
   return out;
 }
 
-/** Least-squares slope of (t ms, MB) points, in MB per hour; null for fewer than 30 points. */
+/**
+ * Growth in MB per hour: the least-squares slope of the per-minute medians of (t ms, MB) points.
+ * RSS of a V8 process is a sawtooth (the heap grows, a collection returns pages to the kernel), so
+ * the slope of raw samples follows the dips; the median of each minute follows the level. Null for
+ * fewer than 3 minutes.
+ */
 function slope(points: [number, number][]): number | null {
-  if (points.length < 30) return null;
-  const n = points.length;
-  const mx = points.reduce((a, p) => a + p[0], 0) / n;
-  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  const minutes = new Map<number, number[]>();
+  for (const [t, mb] of points) {
+    const m = Math.floor(t / 60_000);
+    minutes.set(m, [...(minutes.get(m) ?? []), mb]);
+  }
+  const level = [...minutes].map(([m, mbs]) => {
+    const sorted = [...mbs].sort((a, b) => a - b);
+    return [(m + 0.5) * 60_000, sorted[Math.floor(sorted.length / 2)]!] as [number, number];
+  });
+  if (level.length < 3) return null;
+  const n = level.length;
+  const mx = level.reduce((a, p) => a + p[0], 0) / n;
+  const my = level.reduce((a, p) => a + p[1], 0) / n;
   let num = 0;
   let den = 0;
-  for (const [x, y] of points) {
+  for (const [x, y] of level) {
     num += (x - mx) * (y - my);
     den += (x - mx) ** 2;
   }
   return den === 0 ? 0 : Number(((num / den) * 3_600_000).toFixed(2));
+}
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 function growthOf(samples: Sample[]) {
@@ -217,7 +300,9 @@ function growthOf(samples: Sample[]) {
   for (const s of samples)
     for (const [pid, mb] of Object.entries(s.apps)) lives.set(pid, [...(lives.get(pid) ?? []), [s.t, mb]]);
   const appSlopes = [...lives.values()]
-    .map((points) => points.filter(([t]) => t >= points[0]![0] + 60_000))
+    // Lives end every few minutes under faults: their first minute is their warm-up. Without
+    // faults every server lives the whole run and gets the same warm-up as `up`.
+    .map((points) => points.filter(([t]) => t >= (withFaults ? points[0]![0] + 60_000 : warm)))
     .filter((points) => points.length > 0 && points.at(-1)![0] - points[0]![0] >= 3 * 60_000)
     .map((points) => slope(points))
     .filter((v): v is number => v !== null)
@@ -227,42 +312,39 @@ function growthOf(samples: Sample[]) {
     upHeap: slope(after.map((s) => [s.t, s.upHeap])),
     appMedian: appSlopes.length ? appSlopes[Math.floor(appSlopes.length / 2)]! : null,
     appMax: appSlopes.length ? appSlopes.at(-1)! : null,
-    upStart: Number((after[0]?.up ?? 0).toFixed(1)),
-    upEnd: Number((samples.at(-1)?.up ?? 0).toFixed(1)),
+    // The level of the first minute after the warm-up and of the last minute (medians: see slope).
+    upStart: Number(medianOf(after.filter((s) => s.t < after[0]!.t + 60_000).map((s) => s.up)).toFixed(1)),
+    upEnd: Number(medianOf(after.filter((s) => s.t > after.at(-1)!.t - 60_000).map((s) => s.up)).toFixed(1)),
   };
 }
 
-function renderSection(s: {
-  minutes: number;
-  requests: number;
-  failed: number;
-  sessionsLost: number;
-  itemsLost: number;
-  rssGrowthMbPerHour: { balancer: number | null; app: number | null };
-  appGrowthMaxMbPerHour: number | null;
-  upHeapGrowthMbPerHour: number | null;
-  rssMb: { upStart: number; upEnd: number };
-  faults: { atMin: number; fault: string; ok: boolean }[];
-  failures: Record<string, number>;
-  users: number;
-  thinkMs: number;
-  loadAverage: number;
-}): string {
+function renderSection(s: Summary): string {
+  const setup = [
+    `\`${withFaults ? 'npm run soak' : 'SOAK_FAULTS=0 npm run soak'}\` (generated): ${s.minutes} minutes, ${s.users} virtual shoppers (think ${s.thinkMs} ms) against`,
+    '`unpinned up` (private redis-server, three shop servers, the balancer inside the supervisor),',
+  ];
+  const faults = withFaults
+    ? [
+        'with a server killed every 5 minutes, a rolling deploy every 10, the strategy switched every 6 and the',
+        `store restarted half-way (${s.faults.length} faults, ${s.faults.filter((f) => !f.ok).length} failed to run). Load average at the end: ${s.loadAverage}.`,
+      ]
+    : [
+        "without faults: every process lives the whole run, so the app servers' growth is measured over",
+        `${s.minutes} minutes (after the same warm-up as \`up\`'s) rather than the few minutes each lives under faults. Load average at the end: ${s.loadAverage}.`,
+      ];
   return [
-    '<!-- soak:start -->',
-    '## Soak',
+    `<!-- ${section}:start -->`,
+    withFaults ? '## Soak' : '## Soak without faults (memory)',
     '',
-    `\`npm run soak\` (generated): ${s.minutes} minutes, ${s.users} virtual shoppers (think ${s.thinkMs} ms) against`,
-    '`unpinned up` (private redis-server, three shop servers, the balancer inside the supervisor), with a',
-    'server killed every 5 minutes, a rolling deploy every 10, the strategy switched every 6 and the store',
-    `restarted half-way (${s.faults.length} faults, ${s.faults.filter((f) => !f.ok).length} failed to run). Load average at the end: ${s.loadAverage}.`,
+    ...setup,
+    ...faults,
     '',
     '| requests | failed | sessions lost | items lost | `up` RSS growth MB/h | `up` heap growth MB/h | app RSS growth MB/h (median / max) | `up` RSS MB after warm-up → end |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     `| ${s.requests} | ${s.failed} | ${s.sessionsLost} | ${s.itemsLost} | ${s.rssGrowthMbPerHour.balancer} | ${s.upHeapGrowthMbPerHour} | ${s.rssGrowthMbPerHour.app} / ${s.appGrowthMaxMbPerHour} | ${s.rssMb.upStart} → ${s.rssMb.upEnd} |`,
     '',
     `Failed requests by cause: ${JSON.stringify(s.failures)}.`,
-    '<!-- soak:end -->',
+    `<!-- ${section}:end -->`,
   ].join('\n');
 }
 
