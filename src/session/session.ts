@@ -369,6 +369,29 @@ export class Session {
     return this.#commitment;
   }
 
+  /**
+   * The commit's outcome now, when committing needs no store call: the session was loaded (or there
+   * is none), nothing changed and no touch is due, which is every read-only request within the
+   * touch interval. Commits then, exactly as `commit()` would, and returns what it returns; null when
+   * the commit has work to do (call `commit()`). Lets an adapter release the response in the same
+   * call instead of a turn of the event loop later.
+   */
+  commitIfSettled(): CommitOutcome | null {
+    if (this.#commitment || this.#changes.size !== 0 || this.#userChange !== undefined) return null;
+    const state = this.#state;
+    if (state === 'live') {
+      const { options } = this.#ctx;
+      if (options.now() - this.#stored!.touchedAt >= options.touchAfterMs) return null;
+    } else if (state !== 'none') return null;
+    // Spans keep their one shape (a commit span per commit): traced requests take the usual path.
+    if (activeTracer('unpinned.session') !== undefined) return null;
+    if (state === 'live') this.#ctx.metrics.touchesSkipped++;
+    const outcome = { setCookie: this.#setCookie() };
+    this.#committed = true;
+    this.#commitment = Promise.resolve(outcome);
+    return outcome;
+  }
+
   async #commitOnce(span: Span | undefined): Promise<CommitOutcome> {
     // A failed load was already reported to the handler, which may have answered
     // without a session; there is nothing to commit then, so it is not rethrown.

@@ -144,3 +144,52 @@ describe('commit gate edge cases', () => {
     expect(res.status).toBe(500);
   });
 });
+
+describe('responses with nothing to commit', () => {
+  /** An app whose handlers report whether their response had left when res.send() returned. */
+  async function app(now: () => number) {
+    const sessions = createSessions({
+      store: memoryStore({ quiet: true }),
+      now,
+      idleTimeout: 1800,
+      touchAfter: 0.1,
+    });
+    const server = express()
+      .use(unpinned(sessions))
+      .post('/login', async (req, res) => {
+        await req.session.set('user', 'ann');
+        res.send('in');
+      })
+      .get('/read', async (req, res) => {
+        const user = await req.session.get('user');
+        res.send(String(user));
+        // Whether the response left in res.send() itself, or is held for a commit.
+        reads.push(res.headersSent);
+      })
+      .listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  const reads: boolean[] = [];
+
+  it('leave in the same call when the read needs no write, and wait for the touch when one is due', async () => {
+    // The memory store expires entries by the wall clock: start from it.
+    let clock = Date.now();
+    const url = await app(() => clock);
+    const login = await fetch(`${url}/login`, { method: 'POST' });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    reads.length = 0;
+    // Within the touch interval: nothing to write, so nothing to wait for.
+    const quiet = await fetch(`${url}/read`, { headers: { cookie } });
+    expect(await quiet.text()).toBe('ann');
+    expect(quiet.headers.get('set-cookie')).toBeNull();
+    // Past it (a tenth of the 30-minute idle timeout): the touch is a store write, so the response
+    // waits for it and renews the cookie.
+    clock += 4 * 60_000;
+    const touched = await fetch(`${url}/read`, { headers: { cookie } });
+    expect(await touched.text()).toBe('ann');
+    expect(touched.headers.get('set-cookie')).toMatch(/^sid=[A-Za-z0-9_-]{43};/);
+    expect(reads).toEqual([true, false]);
+  });
+});

@@ -24,7 +24,9 @@ function slowStore(): SessionStore {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== 'function' || key === 'constructor') return value;
       return async (...args: unknown[]) => {
-        await new Promise((resolve) => setTimeout(resolve, STORE_MS));
+        // Timers may fire a fraction of a ms early by performance.now()'s clock: wait on that clock.
+        const until = performance.now() + STORE_MS;
+        while (performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 1));
         return value.apply(target, args);
       };
     },

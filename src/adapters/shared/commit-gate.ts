@@ -49,6 +49,16 @@ function install(): void {
     proto[method] = function gated(this: ServerResponse, ...args: unknown[]) {
       const gate = gates.get(this);
       if (gate === undefined) return original.apply(this, args);
+      if (gate.held.length === 0) {
+        // A read with nothing to write (the common request): the outcome is known now, so the
+        // response goes on in this call, with no promise and no replay.
+        const settled = gate.session.commitIfSettled();
+        if (settled !== null) {
+          gates.delete(this);
+          const headArgs = addHeaders(this, gate, settled.setCookie, method === 'writeHead' ? args : null);
+          return original.apply(this, method === 'writeHead' ? headArgs : args);
+        }
+      }
       gate.held.push([original, args, method]);
       if (gate.held.length === 1) {
         gate.session
@@ -97,18 +107,9 @@ function serverTiming(gate: Gate): string {
 function release(res: ServerResponse, gate: Gate) {
   return ({ setCookie }: { setCookie: string | null }) => {
     gates.delete(res);
-    const timed = gate.timedSince !== undefined;
-    if (timed || setCookie) {
-      // Headers given to writeHead() would overwrite the ones added here: fold them in first.
-      const first = gate.held.find(([, , method]) => method === 'writeHead');
-      if (first) first[1] = foldHeaders(res, first[1]);
-    }
-    if (timed) res.appendHeader('server-timing', serverTiming(gate));
-    if (setCookie) {
-      appendSetCookie(res, setCookie);
-      const cacheControl = noStoreFor(res.getHeader('cache-control'));
-      if (cacheControl) res.setHeader('cache-control', cacheControl);
-    }
+    const first = gate.held.find(([, , method]) => method === 'writeHead');
+    const args = addHeaders(res, gate, setCookie, first ? first[1] : null);
+    if (first) first[1] = args;
     for (const [original, args, method] of gate.held) {
       // While held, headers look unsent, so code that writes headers "if not yet
       // sent" (compression's implicit writeHead on every write) may have queued
@@ -117,6 +118,29 @@ function release(res: ServerResponse, gate: Gate) {
       original.apply(res, args);
     }
   };
+}
+
+/**
+ * Adds the session's headers (Server-Timing, Set-Cookie with its no-store) to `res`. Headers given to
+ * a writeHead() call would overwrite them: with that call's `writeHeadArgs`, they are folded into
+ * `res` first, and the call's arguments without them are returned (else `writeHeadArgs` as is, or []).
+ */
+function addHeaders(
+  res: ServerResponse,
+  gate: Gate,
+  setCookie: string | null,
+  writeHeadArgs: unknown[] | null,
+): unknown[] {
+  const timed = gate.timedSince !== undefined;
+  if (!timed && !setCookie) return writeHeadArgs ?? [];
+  const args = writeHeadArgs ? foldHeaders(res, writeHeadArgs) : [];
+  if (timed) res.appendHeader('server-timing', serverTiming(gate));
+  if (setCookie) {
+    appendSetCookie(res, setCookie);
+    const cacheControl = noStoreFor(res.getHeader('cache-control'));
+    if (cacheControl) res.setHeader('cache-control', cacheControl);
+  }
+  return args;
 }
 
 /** writeHead(status, [message], [headers]) → the same call without headers, which are set on `res`. */
