@@ -37,6 +37,8 @@ export interface BackendSnapshot {
   ejected: boolean;
   inFlight: number;
   tunnels: number;
+  /** Its long-lived connections now: WebSocket tunnels and event streams (live subscribers). */
+  longLived: number;
   requests: number;
   failures: number;
   ejections: number;
@@ -121,6 +123,7 @@ export class Backend {
       ejected: this.isEjected(now),
       inFlight: this.inFlight,
       tunnels: this.tunnels,
+      longLived: this.longLived.size,
       requests: this.requests,
       failures: this.failures,
       ejections: this.ejections,

@@ -67,6 +67,12 @@ export class Metrics {
       ['server'],
     );
     set.gauge(
+      'unpinned_lb_long_lived_connections',
+      'Long-lived connections open per server: WebSocket tunnels and event streams (live subscribers).',
+      perServer((b) => b.longLived.size),
+      ['server'],
+    );
+    set.gauge(
       'unpinned_lb_tunnels',
       'Upgraded connections (WebSocket) open per server.',
       perServer((b) => b.tunnels),

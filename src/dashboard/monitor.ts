@@ -19,6 +19,8 @@ export interface ServerSample extends Percentiles {
   name: string;
   state: string;
   inFlight: number;
+  /** Live subscribers: event streams and WebSocket connections open through the balancer. */
+  live: number;
   requests: number;
   failures: number;
   /** Requests per second over the last interval. */
@@ -36,7 +38,7 @@ export interface Snapshot {
   balancer: string;
   store: { kind: string; url: string | null; running: boolean } & StoreProbe;
   servers: ServerSample[];
-  total: Percentiles & { rps: number; inFlight: number };
+  total: Percentiles & { rps: number; inFlight: number; live: number };
   traffic: TrafficStats | null;
 }
 
@@ -123,6 +125,7 @@ export class Monitor {
       name: s.name,
       state: s.state,
       inFlight: s.inFlight,
+      live: s.live,
       requests: s.requests,
       failures: s.failures,
       ...(s.legacySessions !== undefined ? { legacySessions: s.legacySessions } : {}),
@@ -141,6 +144,7 @@ export class Monitor {
       total: {
         rps: servers.reduce((n, s) => n + s.rps, 0),
         inFlight: servers.reduce((n, s) => n + s.inFlight, 0),
+        live: servers.reduce((n, s) => n + s.live, 0),
         ...windowPercentiles(sumHistograms(oldest), sumHistograms(scrape)),
       },
       traffic: this.#options.traffic?.() ?? null,

@@ -62,6 +62,8 @@ export interface ServerStatus {
   /** While retiring: live sessions still bound to it. */
   legacySessions?: number;
   inFlight: number;
+  /** Its open event streams and WebSocket connections through the balancer (live subscribers). */
+  live: number;
   requests: number;
   failures: number;
 }
@@ -276,6 +278,7 @@ export class System {
           sessions: this.#inMemory.has(app) ? 'memory' : 'shared',
           ...(b?.retiring ? { legacySessions: b.legacySessions } : {}),
           inFlight: b?.inFlight ?? 0,
+          live: b?.longLived ?? 0,
           requests: b?.requests ?? 0,
           failures: b?.failures ?? 0,
         };

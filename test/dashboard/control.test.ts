@@ -110,6 +110,44 @@ describeRedis('dashboard over the control API', () => {
     }
   });
 
+  it('counts live subscribers per server: the event streams of open shop pages, through the balancer', async () => {
+    const c = await start();
+    const base = system!.status().balancer.url;
+    const streams: AbortController[] = [];
+    try {
+      // Three users with the shop open: each page subscribes to its session's channel.
+      for (const user of ['ann', 'bob', 'cy']) {
+        const login = await fetch(`${base}/api/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ user }),
+        });
+        const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+        const page = await (await fetch(`${base}/`, { headers: { cookie } })).text();
+        const session = /data-session="([^"]+)"/.exec(page)![1]!;
+        const abort = new AbortController();
+        streams.push(abort);
+        const stream = await fetch(`${base}/live?channel=session:${session}`, {
+          headers: { accept: 'text/event-stream', cookie },
+          signal: abort.signal,
+        });
+        expect(stream.status).toBe(200);
+      }
+      const { last } = await watch(c.url, (s) => s.total.live === 3);
+      expect(last.servers.reduce((n, s) => n + s.live, 0)).toBe(3);
+      expect(system!.status().servers.reduce((n, s) => n + s.live, 0)).toBe(3);
+      // The balancer's own metrics say the same, per server.
+      const metrics = await system!.balancer.metrics();
+      const gauges = [...metrics.matchAll(/^unpinned_lb_long_lived_connections\{server="[^"]+"\} (\d+)$/gm)];
+      expect(gauges.reduce((n, m) => n + Number(m[1]), 0)).toBe(3);
+      // A closed tab is no longer counted.
+      streams.pop()!.abort();
+      await watch(c.url, (s) => s.total.live === 2);
+    } finally {
+      for (const abort of streams) abort.abort();
+    }
+  });
+
   it('under --sticky, shows sessions lost when the server holding them crashes', async () => {
     const c = await start({ sticky: true });
     await c.post('/traffic', { users: 12, rate: 60, maxRequests: 3000, seconds: 60 });

@@ -73,6 +73,7 @@ function serverItem(server) {
   for (const [key, label] of [
     ['rps', 'req/s'],
     ['inflight', 'in flight'],
+    ['live', 'live'],
     ['requests', 'requests'],
     ['p50', 'p50 ms'],
     ['p95', 'p95 ms'],
@@ -133,6 +134,7 @@ function renderServers(snapshot) {
     };
     set('rps', fmt(server.rps, 1));
     set('inflight', String(server.inFlight));
+    set('live', String(server.live));
     set('requests', String(server.requests));
     set('p50', ms(server.p50));
     set('p95', ms(server.p95));
@@ -246,6 +248,7 @@ function render(snapshot) {
   renderMigration(snapshot);
   $('total-rps').textContent = fmt(snapshot.total.rps, 1);
   $('total-inflight').textContent = String(snapshot.total.inFlight);
+  $('total-live').textContent = String(snapshot.total.live);
   $('total-latency').textContent = latency(snapshot.total);
   const store = snapshot.store;
   $('store').textContent =
