@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import type { StrategyName } from '../balancer/strategies/strategy.js';
 import { packageRoot } from '../system/paths.js';
 import { System } from '../system/supervisor.js';
-import { loadStack, type Observer, type Publisher } from './realtime-stacks.js';
+import { Watch } from './realtime-oracle.js';
+import { loadStack, type Publisher } from './realtime-stacks.js';
 import type { FaultRecord, Sample } from './run.js';
 import { type Architecture, LabError, type Scenario } from './scenarios.js';
 
@@ -74,63 +75,6 @@ export interface RealtimeSettings {
 /** The built app server of this scenario (`npm run build` produces it). */
 export function realtimeServerPath(): string {
   return join(packageRoot(), 'dist', 'src', 'lab', 'realtime-server.js');
-}
-
-/** One subscriber's view of its room, and its cuts. */
-class Watch implements Observer {
-  readonly seen = new Set<number>();
-  last = 0;
-  duplicated = 0;
-  reordered = 0;
-  resets = 0;
-  failedConnects = 0;
-  subscribed = false;
-  cuts = 0;
-  readonly resumes: number[] = [];
-  #cutAt: number | null = null;
-  readonly #now: () => number;
-  readonly #arrived: (at: number) => void;
-
-  constructor(now: () => number, arrived: (at: number) => void) {
-    this.#now = now;
-    this.#arrived = arrived;
-  }
-
-  get waiting(): boolean {
-    return this.#cutAt !== null;
-  }
-
-  ready(): void {
-    this.subscribed = true;
-  }
-
-  take(n: number): void {
-    const at = this.#now();
-    this.#arrived(at);
-    if (this.seen.has(n)) this.duplicated++;
-    else if (n < this.last) this.reordered++;
-    this.seen.add(n);
-    this.last = Math.max(this.last, n);
-    if (this.#cutAt !== null) {
-      this.resumes.push(at - this.#cutAt);
-      this.#cutAt = null;
-    }
-  }
-
-  cut(): void {
-    // Before it subscribed nothing is owed to it; while it reconnects it is one cut, not many.
-    if (!this.subscribed || this.#cutAt !== null) return;
-    this.#cutAt = this.#now();
-    this.cuts++;
-  }
-
-  reset(): void {
-    this.resets++;
-  }
-
-  failedConnect(): void {
-    this.failedConnects++;
-  }
 }
 
 export class RealtimeScenarioRun {
