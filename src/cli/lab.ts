@@ -90,7 +90,7 @@ export function registerLab(program: Command): void {
   program
     .command('lab')
     .description(
-      'measure sticky versus stateless side by side: crashes, deploys, scaling, heavy users, outages',
+      'measure sticky versus stateless side by side: crashes, deploys, scaling, heavy users, outages, realtime',
     )
     .option('--quick', 'short runs: every scenario on both architectures in about two minutes')
     .option('--json <file>', 'write the results as JSON')

@@ -3,7 +3,8 @@
  * run and which did not. The lab reports them; it does not hide a claim that
  * failed, and a failed claim does not make the run fail (it is a measurement).
  */
-import type { LabResult, RunEntry, RunResult } from './run.js';
+import type { RealtimeRun } from './realtime.js';
+import { isRealtime, type LabResult, type RunEntry, type RunResult } from './run.js';
 
 export interface Claim {
   scenario: string;
@@ -120,9 +121,37 @@ const outage = (stateless: RunResult): Omit<Claim, 'scenario'>[] => [
   },
 ];
 
+/**
+ * realtime: Socket.IO's crashed subscribers lose what was sent while they were away (its Redis
+ * adapter relays, it keeps nothing), unpinned's resume from their offset. Both only count if the
+ * kill did cut subscribers: a run where it cut none shows nothing either way.
+ */
+const realtime = (sticky: RealtimeRun, stateless: RealtimeRun): Omit<Claim, 'scenario'>[] => [
+  {
+    claim: 'sticky (Socket.IO + Redis adapter): the crashed server’s subscribers lose messages',
+    held: sticky.cut > 0 && sticky.lost > 0,
+    evidence: `${sticky.cut} subscribers cut, ${sticky.lost} of ${sticky.expected} messages lost, ${sticky.duplicated} duplicated, ${sticky.reordered} reordered; resume p50 ${sticky.resumeP50Ms} ms, p99 ${sticky.resumeP99Ms} ms; ${sticky.failedConnects} failed connects`,
+  },
+  {
+    claim: 'stateless (unpinned realtime): none lost, duplicated or reordered; every cut subscriber resumed',
+    held:
+      stateless.cut > 0 &&
+      stateless.resumed === stateless.cut &&
+      stateless.lost === 0 &&
+      stateless.duplicated === 0 &&
+      stateless.reordered === 0 &&
+      stateless.resets === 0,
+    evidence: `${stateless.cut} subscribers cut, ${stateless.resumed} resumed (p50 ${stateless.resumeP50Ms} ms, p99 ${stateless.resumeP99Ms} ms); ${stateless.lost} lost, ${stateless.duplicated} duplicated, ${stateless.reordered} reordered, ${stateless.resets} resets of ${stateless.expected}`,
+  },
+];
+
 export function checkClaims(result: LabResult): Claim[] {
   const claims: Claim[] = [];
   for (const [scenario, { sticky, stateless }] of Object.entries(result.scenarios)) {
+    if (isRealtime(sticky) && isRealtime(stateless)) {
+      for (const c of realtime(sticky, stateless)) claims.push({ scenario, ...c });
+      continue;
+    }
     if (!ran(stateless)) continue;
     const found =
       scenario === 'store-outage'
@@ -136,7 +165,7 @@ export function checkClaims(result: LabResult): Claim[] {
 }
 
 function ran(entry: RunEntry): entry is RunResult {
-  return entry.applicable;
+  return entry.applicable && !isRealtime(entry);
 }
 
 export function formatClaims(claims: readonly Claim[]): string {

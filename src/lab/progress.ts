@@ -3,7 +3,7 @@
  * terminal, one plain line per started and finished run otherwise (CI logs,
  * pipes), so the JSON on stdout or in a file is never mixed with it.
  */
-import type { ProgressEvent, Sample } from './run.js';
+import { isRealtime, type ProgressEvent, type RunEntry, type Sample } from './run.js';
 
 export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
@@ -23,10 +23,14 @@ export function progressReporter({ stream = process.stderr, plain }: ProgressOpt
     const status =
       s.phase === 'starting'
         ? 'starting the system…'
-        : `${s.requests} requests, ${s.sessionsLost} sessions lost${s.phase === 'stopping' ? ', stopping…' : ''}`;
+        : `${s.status ?? `${s.requests} requests, ${s.sessionsLost} sessions lost`}${s.phase === 'stopping' ? ', stopping…' : ''}`;
     stream.write(`\r\x1b[2K${label} ${bar(s.fraction)} ${status}`);
   };
   const onProgress = (event: ProgressEvent) => {
+    if (event.kind === 'skip') {
+      stream.write(`${event.scenario} skipped: ${event.reason}\n`);
+      return;
+    }
     label = `[${event.index + 1}/${event.total}] ${event.scenario.padEnd(14)} ${event.architecture.padEnd(9)}`;
     if (event.kind === 'start') {
       sample = event.sample;
@@ -35,17 +39,21 @@ export function progressReporter({ stream = process.stderr, plain }: ProgressOpt
       return;
     }
     sample = null;
-    const r = event.result;
-    const summary = r.applicable
-      ? `${r.requests} requests, ${r.failedRequests} failed, ${r.sessionsLost} sessions and ${r.itemsLost} items lost, p99 ${r.p99Ms} ms`
-      : `not applicable: ${r.reason}`;
-    stream.write(`${tty ? '\r\x1b[2K' : ''}${label} done: ${summary}\n`);
+    stream.write(`${tty ? '\r\x1b[2K' : ''}${label} done: ${summary(event.result)}\n`);
   };
   const stop = () => {
     if (timer) clearInterval(timer);
     timer = null;
   };
   return { onProgress, stop };
+}
+
+function summary(r: RunEntry): string {
+  if (!r.applicable) return `not applicable: ${r.reason}`;
+  if (isRealtime(r)) {
+    return `${r.expected} messages owed, ${r.lost} lost, ${r.duplicated} duplicated, ${r.reordered} reordered, ${r.cut} subscribers cut, resume p99 ${r.resumeP99Ms ?? '–'} ms`;
+  }
+  return `${r.requests} requests, ${r.failedRequests} failed, ${r.sessionsLost} sessions and ${r.itemsLost} items lost, p99 ${r.p99Ms} ms`;
 }
 
 export function bar(fraction: number, width = 24): string {

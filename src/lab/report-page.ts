@@ -3,7 +3,9 @@
  * `window.LAB` (data.js) with the bundled Chart.js. Per scenario: requests per
  * server over time on each architecture (the fault marked), then across
  * scenarios: latency percentiles and losses, sticky beside stateless. The migrate
- * scenario adds the sessions left on each old server over time.
+ * scenario adds the sessions left on each old server over time; the realtime one charts
+ * messages delivered and lost over time on each architecture, then lost, duplicated and
+ * reordered messages and resume times side by side.
  */
 
 const style = `
@@ -63,8 +65,49 @@ const script = `
       options: { maintainAspectRatio: false, plugins: { title: { display: true, text: 'sessions left per old server' + cap } },
         scales: { x: { title: { display: true, text: 's' } }, y: { title: { display: true, text: 'sessions' }, beginAtZero: true } } } });
   }
+  function isRealtime(run) { return run.applicable && run.kind === 'realtime'; }
+  function realtimeChart(parent, run) {
+    var labels = run.timeline.map(function (b) { return (b.t / 1000).toFixed(1); });
+    var fault = run.fault ? ' · ' + run.fault.label + ' at ' + (run.fault.atMs / 1000).toFixed(1) + ' s' : '';
+    new Chart(canvas(parent), { type: 'line', data: { labels: labels, datasets: [
+        { label: 'delivered', data: run.timeline.map(function (b) { return b.delivered; }), borderColor: colours[0],
+          backgroundColor: colours[0], pointRadius: 0, borderWidth: 2 },
+        { label: 'lost (by when published)', data: run.timeline.map(function (b) { return b.lost; }), borderColor: colours[3],
+          backgroundColor: colours[3], pointRadius: 0, borderWidth: 2 }] },
+      options: { maintainAspectRatio: false, plugins: { title: { display: true, text: run.label + ' (' + run.strategy + ')' + fault } },
+        scales: { x: { title: { display: true, text: 's' } }, y: { title: { display: true, text: 'messages per bucket' }, beginAtZero: true } } } });
+  }
+  function realtimeBars(parent, s, title, metrics, unit) {
+    var runs = arches.map(function (arch) { return s[arch]; });
+    new Chart(canvas(parent), { type: 'bar', data: {
+        labels: runs.map(function (r) { return r.label; }),
+        datasets: metrics.map(function (m, i) {
+          return { label: m.label, backgroundColor: colours[(i + 3) % colours.length], data: runs.map(function (r) { return r[m.key]; }) };
+        }) },
+      options: { maintainAspectRatio: false, plugins: { title: { display: true, text: title } },
+        scales: { y: { beginAtZero: true, title: { display: true, text: unit } } } } });
+  }
+  function realtimeSection(s) {
+    var pair = el('div', { className: 'pair' }, main);
+    arches.forEach(function (arch) {
+      var run = s[arch];
+      var cell = el('div', {}, pair);
+      realtimeChart(cell, run);
+      el('p', { className: 'realtime', textContent: arch + ': ' + run.label + ' over ' + run.transport + ' · ' + run.subscribers +
+        ' subscribers · ' + run.expected + ' messages owed · ' + run.lost + ' lost · ' + run.duplicated + ' duplicated · ' +
+        run.reordered + ' reordered · ' + run.cut + ' cut, ' + run.resumed + ' resumed · resume p50 ' + run.resumeP50Ms +
+        ' ms, p99 ' + run.resumeP99Ms + ' ms' }, cell);
+    });
+    var bars = el('div', { className: 'pair' }, main);
+    realtimeBars(el('div', {}, bars), s, 'messages lost, duplicated, reordered', [
+      { key: 'lost', label: 'lost' }, { key: 'duplicated', label: 'duplicated' }, { key: 'reordered', label: 'reordered' }], 'messages');
+    realtimeBars(el('div', {}, bars), s, 'resume time of the cut subscribers', [
+      { key: 'resumeP50Ms', label: 'p50' }, { key: 'resumeP99Ms', label: 'p99' }], 'ms');
+  }
+  // The summary charts compare the scenarios of virtual shoppers; the realtime one has its own.
+  var loadIds = Object.keys(lab.scenarios).filter(function (id) { return !isRealtime(lab.scenarios[id].stateless); });
   function groupedBars(target, title, metrics, unit) {
-    var ids = Object.keys(lab.scenarios);
+    var ids = loadIds;
     var datasets = [];
     arches.forEach(function (arch, a) {
       metrics.forEach(function (m, i) {
@@ -80,6 +123,7 @@ const script = `
     var s = lab.scenarios[id];
     el('h2', { textContent: id + ': ' + s.title }, main);
     el('p', { className: 'claim', textContent: s.claim }, main);
+    if (isRealtime(s.stateless)) { realtimeSection(s); return; }
     var pair = el('div', { className: 'pair' }, main);
     arches.forEach(function (arch) {
       var run = s[arch];
@@ -95,14 +139,19 @@ const script = `
         w.appP50Us + ' µs at p50)' + (run.storeRtt ? ' · Redis PING from the host ' + run.storeRtt.p50Us + ' µs p50, ' + run.storeRtt.p99Us + ' µs p99' : '') }, cell);
     });
   });
-  groupedBars(document.getElementById('latency'), 'latency percentiles', [
-    { key: 'p50Ms', label: 'p50' }, { key: 'p99Ms', label: 'p99' }], 'ms');
-  groupedBars(document.getElementById('losses'), 'losses', [
-    { key: 'sessionsLost', label: 'sessions lost' }, { key: 'itemsLost', label: 'items lost' },
-    { key: 'failedRequests', label: 'failed requests' }], 'count');
+  if (loadIds.length > 0) {
+    groupedBars(document.getElementById('latency'), 'latency percentiles', [
+      { key: 'p50Ms', label: 'p50' }, { key: 'p99Ms', label: 'p99' }], 'ms');
+    groupedBars(document.getElementById('losses'), 'losses', [
+      { key: 'sessionsLost', label: 'sessions lost' }, { key: 'itemsLost', label: 'items lost' },
+      { key: 'failedRequests', label: 'failed requests' }], 'count');
+  }
   var claims = document.getElementById('claims');
   (lab.claims || []).forEach(function (c) {
     el('li', { textContent: (c.held ? 'held: ' : 'FAILED: ') + c.scenario + ': ' + c.claim + ' (' + c.evidence + ')' }, claims);
+  });
+  (lab.skipped || []).forEach(function (s) {
+    el('li', { textContent: 'skipped: ' + s.scenario + ': ' + s.reason }, claims);
   });
   var o = lab.options;
   document.getElementById('meta').textContent = 'Run ' + lab.startedAt + ' · ' + o.users + ' virtual users · ' +

@@ -7,6 +7,8 @@
 import type { StrategyName } from '../balancer/strategies/strategy.js';
 import { System } from '../system/supervisor.js';
 import { runUsers, type UserModel } from './load.js';
+import { missingRealtimePackages, planScenarios, type Skipped } from './packages.js';
+import { type RealtimeRun, RealtimeScenarioRun } from './realtime.js';
 import { type RecordedRun, Recorder } from './recorder.js';
 import { type Architecture, LabError, type Scenario, selectScenarios } from './scenarios.js';
 import { type StoreRtt, StoreRttProbe } from './store-rtt.js';
@@ -43,13 +45,17 @@ export type ProgressEvent =
       index: number;
       total: number;
       result: RunEntry;
-    };
+    }
+  /** A scenario left out of the default set (the realtime one, when its packages are missing). */
+  | { kind: 'skip'; scenario: string; reason: string };
 
 export interface Sample {
   phase: 'starting' | 'load' | 'stopping';
   fraction: number;
   requests: number;
   sessionsLost: number;
+  /** What to show instead of requests and sessions (the realtime scenario has neither). */
+  status?: string;
 }
 
 export interface FaultRecord {
@@ -100,12 +106,19 @@ export interface NotApplicable {
   reason: string;
 }
 
-export type RunEntry = RunResult | NotApplicable;
+export type RunEntry = RunResult | RealtimeRun | NotApplicable;
+
+/** The realtime scenario's entries have their own figures (src/lab/realtime.ts). */
+export function isRealtime(entry: RunEntry): entry is RealtimeRun {
+  return entry.applicable && 'kind' in entry && entry.kind === 'realtime';
+}
 
 export interface LabResult {
   startedAt: string;
   options: { strategy: string; durationMs: number; users: number; thinkMs: number; seed: number };
   scenarios: Record<string, { title: string; claim: string; sticky: RunEntry; stateless: RunEntry }>;
+  /** Scenarios of the default set that were left out, and why. */
+  skipped?: Skipped[];
 }
 
 export const quickDefaults = { durationMs: 4_000, users: 24, thinkMs: 120 } as const;
@@ -119,7 +132,11 @@ export const fullDefaults = { durationMs: 12_000, users: 40, thinkMs: 120 } as c
  * console.log(result.scenarios['server-crash'].sticky);
  */
 export async function runLab(options: LabOptions = {}): Promise<LabResult> {
-  const selected = selectScenarios(options.scenarios);
+  const asked = selectScenarios(options.scenarios);
+  const missing = asked.some((s) => s.realtime) ? await missingRealtimePackages() : [];
+  const explicit = (options.scenarios?.length ?? 0) > 0;
+  const { run: selected, skipped } = planScenarios(asked, explicit, missing);
+  for (const s of skipped) options.onProgress?.({ kind: 'skip', ...s });
   const settings = {
     strategy: options.strategy ?? 'p2c',
     durationMs: options.durationMs ?? fullDefaults.durationMs,
@@ -127,7 +144,12 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
     thinkMs: options.thinkMs ?? fullDefaults.thinkMs,
     seed: options.seed ?? 1,
   };
-  const result: LabResult = { startedAt: new Date().toISOString(), options: settings, scenarios: {} };
+  const result: LabResult = {
+    startedAt: new Date().toISOString(),
+    options: settings,
+    scenarios: {},
+    ...(skipped.length ? { skipped } : {}),
+  };
   const total = selected.length * 2;
   let index = 0;
   for (const scenario of selected) {
@@ -140,6 +162,12 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
       let entry: RunEntry;
       if (reason) {
         entry = { applicable: false, architecture, reason };
+      } else if (scenario.realtime) {
+        const users = scenario.users.users ?? settings.users;
+        const bucketMs = options.bucketMs ?? defaultBucketMs(settings.durationMs);
+        const run = new RealtimeScenarioRun(scenario, architecture, { ...settings, users }, bucketMs);
+        options.onProgress?.({ kind: 'start', ...base, sample: () => run.sample() });
+        entry = await run.execute();
       } else {
         const run = new ScenarioRun(scenario, architecture, settings, options.bucketMs);
         options.onProgress?.({ kind: 'start', ...base, sample: () => run.sample() });
@@ -159,6 +187,11 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
 }
 
 type Settings = LabResult['options'];
+
+/** Timeline buckets: about 40 over a run, at least 100 ms each. */
+function defaultBucketMs(durationMs: number): number {
+  return Math.max(100, Math.round(durationMs / 40));
+}
 
 /** Two runs meet here once both systems are up; if one fails to start, the other goes on alone. */
 function pairBarrier(): (started: boolean) => Promise<void> {
@@ -196,7 +229,7 @@ class ScenarioRun {
       seed: settings.seed,
       ...scenario.users,
     };
-    this.#bucketMs = bucketMs ?? Math.max(100, Math.round(settings.durationMs / 40));
+    this.#bucketMs = bucketMs ?? defaultBucketMs(settings.durationMs);
   }
 
   sample(): Sample {

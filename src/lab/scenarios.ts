@@ -15,6 +15,7 @@ export const scenarioIds = [
   'store-outage',
   'overhead',
   'migrate',
+  'realtime',
 ] as const;
 
 export type ScenarioId = (typeof scenarioIds)[number];
@@ -51,6 +52,11 @@ export interface Scenario {
   arms?: Record<Architecture, { label: string; fault: Fault }>;
   /** Architectures this scenario applies to, with the reason for any left out. */
   notApplicable?: Partial<Record<Architecture, string>>;
+  /**
+   * Live subscribers instead of shoppers (src/lab/realtime.ts): Socket.IO in the sticky column,
+   * unpinned realtime in the stateless one. `users` is then the number of subscribers.
+   */
+  realtime?: true;
 }
 
 /** The server the crash scenario kills: the same one on both architectures. */
@@ -162,6 +168,18 @@ export const scenarios: Record<ScenarioId, Scenario> = {
         },
       },
     },
+  },
+  realtime: {
+    id: 'realtime',
+    title: 'Realtime: server crash under live subscribers',
+    claim:
+      'sticky (Socket.IO + Redis adapter): the crashed server’s subscribers lose what is sent while they reconnect; stateless (unpinned realtime): none lost, duplicated or reordered',
+    servers: 3,
+    capacity: null,
+    users: {},
+    // The crash of server-crash: the same server, at the same point of the load.
+    fault: { label: `kill ${crashVictim} (SIGKILL)`, at: 0.4, run: (s) => s.kill(crashVictim) },
+    realtime: true,
   },
 };
 

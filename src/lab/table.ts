@@ -1,5 +1,6 @@
-/** The lab's results as a plain-text table for the terminal. */
-import type { LabResult, RunEntry } from './run.js';
+/** The lab's results as plain-text tables for the terminal. */
+import type { RealtimeRun } from './realtime.js';
+import { isRealtime, type LabResult, type NotApplicable, type RunResult } from './run.js';
 
 const columns = [
   'scenario',
@@ -14,21 +15,71 @@ const columns = [
   'per server',
 ];
 
+const realtimeColumns = [
+  'scenario',
+  'architecture',
+  'subscribers',
+  'messages owed',
+  'lost',
+  'duplicated',
+  'reordered',
+  'resets',
+  'cut',
+  'resumed',
+  'resume p50 ms',
+  'resume p99 ms',
+];
+
+/**
+ * One table for the scenarios of virtual shoppers, and one for the realtime scenario (whose
+ * figures are messages, not requests), below it.
+ */
 export function formatTable(result: LabResult): string {
   const rows: string[][] = [];
+  const realtimeRows: string[][] = [];
   for (const [id, s] of Object.entries(result.scenarios)) {
-    for (const entry of [s.sticky, s.stateless]) rows.push(row(id, entry));
+    for (const entry of [s.sticky, s.stateless]) {
+      if (isRealtime(entry)) realtimeRows.push(realtimeRow(id, entry));
+      else rows.push(row(id, entry));
+    }
   }
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  const tables: string[] = [];
+  if (rows.length || !realtimeRows.length) tables.push(grid(columns, rows, true));
+  if (realtimeRows.length) tables.push(grid(realtimeColumns, realtimeRows, false));
+  return tables.join('\n\n');
 }
 
-function row(id: string, entry: RunEntry): string[] {
+/** Text columns (the first two, and the last when `lastIsText`) left-aligned, numbers right. */
+function grid(header: string[], rows: string[][], lastIsText: boolean): string {
+  const widths = header.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  const text = (i: number) => i < 2 || (lastIsText && i === header.length - 1);
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (text(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function realtimeRow(id: string, e: RealtimeRun): string[] {
+  const ms = (v: number | null) => (v === null ? '–' : String(v));
+  return [
+    id,
+    `${e.architecture}: ${e.label} (${e.strategy})`,
+    String(e.subscribers),
+    String(e.expected),
+    String(e.lost),
+    String(e.duplicated),
+    String(e.reordered),
+    String(e.resets),
+    String(e.cut),
+    String(e.resumed),
+    ms(e.resumeP50Ms),
+    ms(e.resumeP99Ms),
+  ];
+}
+
+function row(id: string, entry: RunResult | NotApplicable): string[] {
   const arch = entry.applicable
     ? `${entry.label ?? entry.architecture} (${entry.strategy})`
     : entry.architecture;
@@ -53,8 +104,13 @@ function row(id: string, entry: RunEntry): string[] {
 /** What the table does not show: when each fault happened, where the load went after it, the trade-offs. */
 export function formatNotes(result: LabResult): string {
   const lines: string[] = [];
+  for (const s of result.skipped ?? []) lines.push(`${s.scenario}: skipped: ${s.reason}`);
   for (const [id, s] of Object.entries(result.scenarios)) {
     for (const e of [s.sticky, s.stateless]) {
+      if (isRealtime(e)) {
+        lines.push(realtimeNote(id, e));
+        continue;
+      }
       if (!e.applicable || !e.fault) continue;
       const f = e.fault;
       const after = Object.entries(f.perServerAfter ?? {})
@@ -69,7 +125,7 @@ export function formatNotes(result: LabResult): string {
   }
   for (const [id, s] of Object.entries(result.scenarios)) {
     for (const e of [s.sticky, s.stateless]) {
-      if (!e.applicable || e.failedRequests === 0) continue;
+      if (!e.applicable || isRealtime(e) || e.failedRequests === 0) continue;
       const causes = Object.entries(e.failures)
         .map(([cause, n]) => `${n} × ${cause}`)
         .join(', ');
@@ -77,8 +133,9 @@ export function formatNotes(result: LabResult): string {
     }
   }
   const overhead = result.scenarios.overhead;
-  if (overhead?.sticky.applicable && overhead.stateless.applicable) {
-    const { sticky, stateless } = overhead;
+  const sticky = overhead?.sticky;
+  const stateless = overhead?.stateless;
+  if (sticky?.applicable && stateless?.applicable && !isRealtime(sticky) && !isRealtime(stateless)) {
     const work = stateless.sessionWork;
     if (work) {
       const rtt = stateless.storeRtt;
@@ -95,6 +152,19 @@ export function formatNotes(result: LabResult): string {
     );
   }
   return lines.join('\n');
+}
+
+function realtimeNote(id: string, e: RealtimeRun): string {
+  const f = e.fault;
+  const fault = f ? `${f.label} at ${seconds(f.atMs)}` : 'no fault';
+  const resume =
+    e.resumeP50Ms === null
+      ? ''
+      : ` (resume p50 ${e.resumeP50Ms} ms, p99 ${e.resumeP99Ms} ms, max ${e.resumeMaxMs} ms)`;
+  return (
+    `${id} ${e.architecture}: ${e.label} over ${e.transport}; ${fault}: ${e.cut} of ${e.subscribers} subscribers cut, ${e.resumed} resumed${resume}; ` +
+    `${e.rooms} rooms × ${e.published} messages (${e.publishedPerSec}/s), ${e.delivered} of ${e.expected} owed delivered; ${e.failedConnects} failed connects`
+  );
 }
 
 function seconds(ms: number | null): string {

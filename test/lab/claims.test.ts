@@ -1,6 +1,7 @@
 /** The lab's claim checks: a claim that did not hold is reported as failed, never glossed over. */
 import { describe, expect, it } from 'vitest';
 import { checkClaims, formatClaims } from '../../src/lab/claims.js';
+import type { RealtimeRun } from '../../src/lab/realtime.js';
 import type { LabResult, RunResult } from '../../src/lab/run.js';
 
 function run(architecture: 'sticky' | 'stateless', figures: Partial<RunResult>): RunResult {
@@ -30,6 +31,38 @@ function run(architecture: 'sticky' | 'stateless', figures: Partial<RunResult>):
   };
 }
 
+function realtime(architecture: 'sticky' | 'stateless', figures: Partial<RealtimeRun>): RealtimeRun {
+  return {
+    applicable: true,
+    kind: 'realtime',
+    architecture,
+    label: architecture === 'sticky' ? 'Socket.IO 4.8 + redis-adapter' : 'unpinned realtime',
+    transport: architecture === 'sticky' ? 'WebSocket' : 'SSE',
+    strategy: architecture === 'sticky' ? 'sticky-cookie' : 'p2c',
+    subscribers: 6,
+    rooms: 2,
+    published: 10,
+    publishedPerSec: 100,
+    expected: 60,
+    delivered: 60,
+    lost: 0,
+    duplicated: 0,
+    reordered: 0,
+    resets: 0,
+    cut: 2,
+    resumed: 2,
+    resumeP50Ms: 300,
+    resumeP99Ms: 400,
+    resumeMaxMs: 400,
+    failedConnects: 0,
+    durationMs: 1000,
+    servers: { before: 3, after: 2 },
+    fault: null,
+    timeline: [],
+    ...figures,
+  };
+}
+
 function lab(scenarios: LabResult['scenarios']): LabResult {
   const options = { strategy: 'p2c', durationMs: 1000, users: 10, thinkMs: 100, seed: 1 };
   return { startedAt: '', options, scenarios };
@@ -48,6 +81,26 @@ describe('lab claims', () => {
       }),
     );
     expect(claims.map((c) => c.held)).toEqual([true, true]);
+  });
+
+  it('realtime: holds only when the kill cut subscribers, Socket.IO lost and unpinned lost nothing', () => {
+    const verdicts = (sticky: Partial<RealtimeRun>, stateless: Partial<RealtimeRun>) =>
+      checkClaims(
+        lab({
+          realtime: {
+            title: '',
+            claim: '',
+            sticky: realtime('sticky', sticky),
+            stateless: realtime('stateless', stateless),
+          },
+        }),
+      ).map((c) => c.held);
+    expect(verdicts({ lost: 30, delivered: 30 }, {})).toEqual([true, true]);
+    // One reordered message, a subscriber that never came back: both fail the stateless claim.
+    expect(verdicts({ lost: 30 }, { reordered: 1 })).toEqual([true, false]);
+    expect(verdicts({ lost: 30 }, { resumed: 1 })).toEqual([true, false]);
+    // A kill that cut nobody shows nothing either way.
+    expect(verdicts({ cut: 0 }, { cut: 0, resumed: 0 })).toEqual([false, false]);
   });
 
   it('reports a stateless loss and idle new servers as failed claims', () => {

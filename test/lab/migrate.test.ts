@@ -5,7 +5,7 @@
  */
 import { expect, it } from 'vitest';
 import { checkClaims } from '../../src/lab/claims.js';
-import { runLab } from '../../src/lab/run.js';
+import { isRealtime, runLab } from '../../src/lab/run.js';
 import { formatTable } from '../../src/lab/table.js';
 import { describeRedis } from '../helpers/redis-server.js';
 
@@ -13,7 +13,8 @@ describeRedis('lab: migrate', () => {
   it('naive loses sessions; unpinned migrate loses none before the cap, new logins only on new servers', async () => {
     const result = await runLab({ scenarios: ['migrate'], durationMs: 3_000, users: 12 });
     const { sticky: naive, stateless: migrate } = result.scenarios.migrate!;
-    if (!naive.applicable || !migrate.applicable) throw new Error('both arms run');
+    if (!naive.applicable || !migrate.applicable || isRealtime(naive) || isRealtime(migrate))
+      throw new Error('both arms run');
     expect(naive.label).toBe('naive');
     expect(migrate.label).toBe('unpinned migrate');
     expect(naive.sessionsLost).toBeGreaterThan(0);
