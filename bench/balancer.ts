@@ -9,6 +9,11 @@
  * checkout's built `unpinned lb` (its dist/src/cli/index.js; run `npm run build` there first) as
  * one more interleaved target, prints the paired ratios of this build to it, adds `baseline` to
  * the JSON line and writes bench/results/balancer-ab.json instead of the published results.
+ *
+ * `BENCH_OTEL=1` runs every `unpinned lb` process with a real OpenTelemetry SDK registered
+ * (bench/otel-on.ts): the cost of OTel on. Such a run writes bench/results/balancer-otel.json and
+ * the "OpenTelemetry" section of docs/benchmarks.md, never the published off figures. A shortened
+ * run (BENCH_ROUNDS < 3 or BENCH_SECONDS < 5, to try the benchmark) writes neither.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +24,8 @@ import autocannon from 'autocannon';
 import { renderBenchmarksSection } from './balancer-report.js';
 import { children, freePort, lastPid, runBenchmark, startProcess } from './children.js';
 import { writeDocSection } from './doc-section.js';
+import { otelNodeArgs, otelOn } from './otel.js';
+import { writeOtelSection } from './otel-report.js';
 
 const here = new URL('.', import.meta.url).pathname; // dist/bench/
 const root = join(here, '..', '..');
@@ -28,6 +35,7 @@ const cfg = {
   rounds: Number(process.env.BENCH_ROUNDS ?? 5),
   warmupSeconds: 2,
   baseline: process.env.BENCH_BASELINE,
+  otel: otelOn(),
 };
 
 interface Sample {
@@ -56,6 +64,7 @@ async function main(): Promise<void> {
   ];
   const startLb = (cli: string): Promise<number> =>
     startProcess(process.execPath, [
+      ...otelNodeArgs(here),
       cli,
       'lb',
       '--listen',
@@ -103,6 +112,7 @@ async function main(): Promise<void> {
       `!!! load average ${busy.toFixed(1)} before the run: other work shares the CPUs, expect noise !!!`,
     );
   }
+  if (cfg.otel) console.log(`OpenTelemetry on in unpinned lb (BENCH_OTEL=${process.env.BENCH_OTEL})`);
   console.log(
     `load: autocannon, ${cfg.connections} connections, ${cfg.rounds} interleaved rounds x ${cfg.roundSeconds}s`,
   );
@@ -135,6 +145,7 @@ async function main(): Promise<void> {
     );
   }
   const json = {
+    otel: cfg.otel,
     direct: pick(result.direct),
     unpinned: pick(result.unpinned),
     haproxy: pick(result.haproxy),
@@ -165,10 +176,16 @@ async function main(): Promise<void> {
     },
     ...json,
   };
-  const file = cfg.baseline ? 'balancer-ab.json' : 'balancer.json';
-  writeFileSync(join(root, 'bench/results', file), `${JSON.stringify(record, null, 2)}\n`);
+  const file = `${cfg.baseline ? 'balancer-ab' : 'balancer'}${cfg.otel ? '-otel' : ''}.json`;
+  // A shortened run (to try the benchmark) is not the recorded result.
+  const full = cfg.rounds >= 3 && cfg.roundSeconds >= 5;
+  if (full) writeFileSync(join(root, 'bench/results', file), `${JSON.stringify(record, null, 2)}\n`);
+  else console.log('a shortened run: bench/results and docs/benchmarks.md left as they were');
   // An A/B run measures a change, not the product: the published section stays as it was.
-  if (!cfg.baseline) updateDocs(record);
+  if (full && !cfg.baseline) {
+    if (cfg.otel) writeOtelSection(root);
+    else updateDocs(record);
+  }
   console.log(JSON.stringify(json));
 }
 

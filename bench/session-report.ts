@@ -6,6 +6,8 @@ import { writeDocSection } from './doc-section.js';
 
 type ByVariant = Record<string, number>;
 export interface SessionRecord {
+  /** The app processes ran with an OpenTelemetry SDK registered (absent in older records: off). */
+  otel?: boolean;
   readOnly: ByVariant;
   mixed: ByVariant;
   p99Ms: { readOnly: ByVariant; mixed: ByVariant };

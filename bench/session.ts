@@ -8,6 +8,10 @@
  * it from this process; 200 logged-in users' cookies rotate across requests.
  * Rounds alternate the variants so drift of this shared machine hits all alike;
  * the reported figure is the median round.
+ *
+ * `BENCH_OTEL=1` runs every app process with a real OpenTelemetry SDK registered (bench/otel-on.ts):
+ * the cost of OTel on. Such a run writes bench/results/session-otel.json and the "OpenTelemetry"
+ * section of docs/benchmarks.md, never the published off figures.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { newHistogram } from '../src/lab/recorder.js';
 import { RedisServer } from '../src/system/redis-server.js';
+import { otelNodeArgs, otelOn } from './otel.js';
+import { writeOtelSection } from './otel-report.js';
 import { writeSessionSection } from './session-report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,9 +45,13 @@ interface App {
 }
 
 async function startApp(variant: Variant, redisUrl: string): Promise<App> {
-  const child = spawn(process.execPath, [join(here, 'session-app.js'), variant, redisUrl], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...otelNodeArgs(here), join(here, 'session-app.js'), variant, redisUrl],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once('exit', (code) => reject(new Error(`${variant} app exited with ${code}`)));
@@ -148,6 +158,7 @@ function summarize(runs: Record<Mix, Record<Variant, Run[]>>) {
   };
   const ratio = (a: number | undefined, b: number | undefined) => Math.round((a! / b!) * 100) / 100;
   return {
+    otel: otelOn(),
     ...out,
     // Throughput ratios, and the same comparison by app CPU per request (the
     // steadier figure on a shared machine: a ratio > 1 means unpinned is cheaper).
@@ -196,6 +207,8 @@ function table(output: ReturnType<typeof summarize>): string {
   return lines.join('\n');
 }
 
+if (otelOn())
+  process.stderr.write(`OpenTelemetry on in the app processes (BENCH_OTEL=${process.env.BENCH_OTEL})\n`);
 const redis = await RedisServer.start();
 const apps = await Promise.all(VARIANTS.map((v) => startApp(v, redis.url)));
 try {
@@ -220,10 +233,13 @@ try {
   console.log(table(output));
   // A shortened run (to try the benchmark) is not the recorded result.
   if (ROUNDS >= 3 && SECONDS >= 5) {
-    const resultsDir = join(here, '..', '..', 'bench', 'results');
+    const root = join(here, '..', '..');
+    const resultsDir = join(root, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, 'session.json'), `${JSON.stringify(output, null, 2)}\n`);
-    writeSessionSection(join(here, '..', '..'), output);
+    const file = output.otel ? 'session-otel.json' : 'session.json';
+    writeFileSync(join(resultsDir, file), `${JSON.stringify(output, null, 2)}\n`);
+    if (output.otel) writeOtelSection(root);
+    else writeSessionSection(root, output);
   } else process.stderr.write('a shortened run: bench/results and docs/benchmarks.md left as they were\n');
   console.log(JSON.stringify(output));
 } finally {

@@ -6,12 +6,13 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { StrategyName } from '../balancer/strategies/strategy.js';
 import { checkClaims, formatClaims } from '../lab/claims.js';
-import { progressReporter } from '../lab/progress.js';
+import { jsonProgress, progressReporter } from '../lab/progress.js';
 import { writeReport } from '../lab/report.js';
 import { fullDefaults, quickDefaults, runLab } from '../lab/run.js';
 import { LabError, scenarioIds } from '../lab/scenarios.js';
 import { formatSimulation, simulate } from '../lab/simulate.js';
 import { formatNotes, formatTable } from '../lab/table.js';
+import { type Logger, lineLogger, logFormat } from '../observe/log.js';
 
 interface LabFlags {
   quick?: boolean;
@@ -24,6 +25,7 @@ interface LabFlags {
   servers?: string;
   seed?: string;
   simulate?: boolean;
+  logFormat?: string;
 }
 
 const labStrategies = ['round-robin', 'least-connections', 'random', 'p2c'];
@@ -40,13 +42,23 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return n;
 }
 
-async function lab(flags: LabFlags): Promise<void> {
+function checkStrategy(flags: LabFlags): void {
   if (flags.strategy && !labStrategies.includes(flags.strategy)) {
     throw new LabError(
       'UNPINNED_ERR_LAB_INVALID_OPTION',
       `--strategy must be one of ${labStrategies.join(', ')} (the stateless system's strategy), got "${flags.strategy}".`,
     );
   }
+}
+
+async function lab(flags: LabFlags): Promise<void> {
+  if (logFormat(flags.logFormat) === 'json') {
+    return labJson(
+      flags,
+      lineLogger('json', (line) => process.stdout.write(line)),
+    );
+  }
+  checkStrategy(flags);
   if (flags.simulate) {
     const result = await simulate({
       servers: Math.round(positive('--servers', flags.servers, 200)),
@@ -57,18 +69,9 @@ async function lab(flags: LabFlags): Promise<void> {
     console.log(formatSimulation(result));
     return;
   }
-  const defaults = flags.quick ? quickDefaults : fullDefaults;
   const progress = progressReporter();
   try {
-    const result = await runLab({
-      ...(flags.scenario ? { scenarios: flags.scenario } : {}),
-      ...(flags.strategy ? { strategy: flags.strategy as StrategyName } : {}),
-      durationMs: positive('--duration', flags.duration, defaults.durationMs / 1000) * 1000,
-      users: Math.round(positive('--users', flags.users, defaults.users)),
-      thinkMs: defaults.thinkMs,
-      seed: Math.round(positive('--seed', flags.seed, 1)),
-      onProgress: progress.onProgress,
-    });
+    const result = await runLab({ ...labOptions(flags), onProgress: progress.onProgress });
     progress.stop();
     const claims = checkClaims(result);
     if (flags.json) writeFileSync(flags.json, `${JSON.stringify({ ...result, claims }, null, 2)}\n`);
@@ -83,6 +86,66 @@ async function lab(flags: LabFlags): Promise<void> {
     );
   } finally {
     progress.stop();
+  }
+}
+
+function labOptions(flags: LabFlags) {
+  const defaults = flags.quick ? quickDefaults : fullDefaults;
+  return {
+    ...(flags.scenario ? { scenarios: flags.scenario } : {}),
+    ...(flags.strategy ? { strategy: flags.strategy as StrategyName } : {}),
+    durationMs: positive('--duration', flags.duration, defaults.durationMs / 1000) * 1000,
+    users: Math.round(positive('--users', flags.users, defaults.users)),
+    thinkMs: defaults.thinkMs,
+    seed: Math.round(positive('--seed', flags.seed, 1)),
+  };
+}
+
+/**
+ * `--log-format json`: every line on stdout is one pino line: the runs as they start and end, each
+ * run's faults and supervisor events, the claims, the files written. The table is left out (the
+ * same figures are in the lines, and in `--json`).
+ */
+async function labJson(flags: LabFlags, logger: Logger): Promise<void> {
+  try {
+    checkStrategy(flags);
+    if (flags.simulate) {
+      const result = await simulate({
+        servers: Math.round(positive('--servers', flags.servers, 200)),
+        users: Math.round(positive('--users', flags.users, 1_000_000)),
+        seed: Math.round(positive('--seed', flags.seed, 1)),
+      });
+      if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
+      const { strategies, ...run } = result;
+      for (const s of strategies)
+        logger.info({ ...s, servers: run.servers, users: run.users }, `simulated ${s.strategy}`);
+      return;
+    }
+    const options = labOptions(flags);
+    logger.info(
+      { scenarios: options.scenarios ?? scenarioIds, durationMs: options.durationMs, users: options.users },
+      'lab: started',
+    );
+    const result = await runLab({ ...options, logger, onProgress: jsonProgress(logger) });
+    const claims = checkClaims(result);
+    for (const c of claims) {
+      const fields = { scenario: c.scenario, claim: c.claim, held: c.held, evidence: c.evidence };
+      if (c.held) logger.info(fields, `claim held: ${c.scenario}: ${c.claim}`);
+      else logger.error(fields, `claim FAILED: ${c.scenario}: ${c.claim}`);
+    }
+    if (flags.json) {
+      writeFileSync(flags.json, `${JSON.stringify({ ...result, claims }, null, 2)}\n`);
+      logger.info({ file: flags.json }, 'results written');
+    }
+    if (flags.report) {
+      const index = writeReport(flags.report, { ...result, claims });
+      logger.info({ file: index }, 'report written');
+    }
+    logger.info({ claims: claims.length, held: claims.filter((c) => c.held).length }, 'lab: done');
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    logger.error({ code: e.code ?? null }, e.message);
+    process.exitCode = 1;
   }
 }
 
@@ -105,5 +168,6 @@ export function registerLab(program: Command): void {
     .option('--servers <n>', 'with --simulate: simulated servers (default 200)')
     .option('--seed <n>', 'seed of the user model (same seed, same load)')
     .option('--simulate', 'run the strategies on a virtual clock for many servers and users')
+    .option('--log-format <format>', 'json (pino-shaped lines on stdout, no table) or pretty (default)')
     .action((flags: LabFlags) => lab(flags));
 }

@@ -136,7 +136,9 @@ async function runLb(flags: LbFlags): Promise<void> {
   if (format === 'json') options.logger = logger;
   const lb = createBalancer(options);
   lb.on('retired', (r: { id: string; reason: string; forcedOut: number }) =>
-    process.stdout.write(`server ${r.id} retired (${r.reason}, ${r.forcedOut} sessions forced out)\n`),
+    format === 'json'
+      ? logger.info({ server: r.id, reason: r.reason, forcedOut: r.forcedOut }, `server ${r.id} retired`)
+      : process.stdout.write(`server ${r.id} retired (${r.reason}, ${r.forcedOut} sessions forced out)\n`),
   );
   for (const id of retire) void lb.retire(id);
   const address = await lb.listen(listen.port, listen.host);

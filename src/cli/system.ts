@@ -9,6 +9,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { dashboard } from '../dashboard/index.js';
+import { type Logger, lineLogger, logFormat } from '../observe/log.js';
 import { startControl } from '../system/control.js';
 import { portInUse } from '../system/errors.js';
 import { onStopRequest } from '../system/stop-requests.js';
@@ -29,12 +30,46 @@ interface UpFlags {
   maxConcurrent?: string;
   serviceMs?: string;
   controlPort: string;
+  logFormat?: string;
+}
+
+/**
+ * What `up` tells its operator: human lines (`pretty`, the default), or with `--log-format json`
+ * one pino line per event on stdout, the supervisor's and the balancer's included, so a log
+ * shipper parses every line.
+ */
+interface UpOutput {
+  json: Logger | null;
+  info(fields: Record<string, unknown>, msg: string, line?: string): void;
+  warn(fields: Record<string, unknown>, msg: string, line?: string): void;
+  error(fields: Record<string, unknown>, msg: string, line?: string): void;
+}
+
+function upOutput(format: 'json' | 'pretty'): UpOutput {
+  const json = format === 'json' ? lineLogger('json', (line) => process.stdout.write(line)) : null;
+  const say =
+    (level: 'info' | 'warn' | 'error') => (fields: Record<string, unknown>, msg: string, line?: string) => {
+      if (json) json[level](fields, msg);
+      else if (level === 'error') console.error(line ?? msg);
+      else console.log(line ?? msg);
+    };
+  return { json, info: say('info'), warn: say('warn'), error: say('error') };
 }
 
 export async function up(flags: UpFlags): Promise<void> {
+  const out = upOutput(logFormat(flags.logFormat));
   // After a hang-up (the terminal closed) or the parent's death, writes to stdout can fail
   // (EIO, EPIPE): the stop must go on without them rather than die of an unhandled 'error'.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  if (!out.json) return runUp(flags, out);
+  // A failure to start is a JSON line too, with its code, then exit 1 as in pretty mode.
+  return runUp(flags, out).catch((error: Error & { code?: string }) => {
+    out.error({ code: error.code ?? null }, error.message);
+    process.exit(1);
+  });
+}
+
+async function runUp(flags: UpFlags, out: UpOutput): Promise<void> {
   const controlPort = Number(flags.controlPort);
   // A taken control port fails before anything starts, not after the store and servers did.
   if (controlPort !== 0) await probePort(controlPort, 'the control API', '--control-port');
@@ -50,7 +85,9 @@ export async function up(flags: UpFlags): Promise<void> {
     ...(flags.maxConcurrent
       ? { capacity: { maxConcurrent: Number(flags.maxConcurrent), serviceMs: Number(flags.serviceMs ?? 0) } }
       : {}),
-    log: (line) => console.log(line),
+    // Pretty: the supervisor's status lines, as ever. JSON: its structured events, which
+    // include everything those lines say, and the balancer's ejections and drains.
+    ...(out.json ? { logger: out.json } : { log: (line: string) => console.log(line) }),
   });
   // Listening from the first moment: a signal during the start stops what has started so far.
   const started = (async () => {
@@ -60,25 +97,33 @@ export async function up(flags: UpFlags): Promise<void> {
     });
   })();
   const stop = async (reason: string) => {
-    console.log(`\nstopping (${reason})… a second Ctrl-C stops at once.`);
+    out.info({ reason }, 'stopping', `\nstopping (${reason})… a second Ctrl-C stops at once.`);
     const control = await started.catch(() => null);
     if (control) {
       control.server.closeAllConnections();
       await new Promise((resolve) => control.server.close(resolve));
     }
     await system.stop();
-    console.log('stopped: nothing left running.');
+    out.info({}, 'stopped: nothing left running', 'stopped: nothing left running.');
     process.exit(0);
   };
   const force = (signal: NodeJS.Signals) => {
     const killed = system.forceStop();
-    console.log(`${signal} again: killed ${killed} process group(s) with SIGKILL; stopped.`);
+    out.warn(
+      { signal, killed },
+      `${signal} again: killed ${killed} process group(s) with SIGKILL`,
+      `${signal} again: killed ${killed} process group(s) with SIGKILL; stopped.`,
+    );
     process.exit(128 + constants.signals[signal]);
   };
   onStopRequest({
     stop: (reason) =>
       void stop(reason).catch((error: unknown) => {
-        console.error(`unpinned: the stop failed (${String(error)}); killing what is left.`);
+        out.error(
+          { error: String(error) },
+          'the stop failed: killing what is left',
+          `unpinned: the stop failed (${String(error)}); killing what is left.`,
+        );
         system.forceStop();
         process.exit(1);
       }),
@@ -92,6 +137,27 @@ export async function up(flags: UpFlags): Promise<void> {
   const file = controlFile(Number(new URL(system.url).port));
   writeFileSync(file, JSON.stringify({ control: url, pid: process.pid }));
   system.removeWithSystem(file);
+  if (out.json) {
+    const status = system.status();
+    out.json.info(
+      {
+        mode: modeOf(status),
+        balancer: status.balancer.url,
+        strategy: status.balancer.strategy,
+        store: { kind: status.store.kind, url: status.store.url, up: status.store.up },
+        servers: status.servers.map((s) => ({
+          name: s.name,
+          url: s.url,
+          pid: s.pid ?? null,
+          state: s.state,
+        })),
+        control: url,
+        dashboard: `${url}/`,
+      },
+      `unpinned is up (${modeOf(status)})`,
+    );
+    return;
+  }
   printStatus(system.status(), url);
   console.log(`  dashboard ${url}/`);
   console.log(`\nOpen ${system.url} (the shop) and ${url}/ (the dashboard) · Ctrl-C stops everything.`);
@@ -109,14 +175,16 @@ async function probePort(port: number, what: string, flag: string): Promise<void
   });
 }
 
+function modeOf(status: SystemStatus): string {
+  return status.migration?.state === 'migrating'
+    ? 'migrating off sticky sessions'
+    : status.sticky
+      ? 'sticky baseline: in-memory sessions, sticky-cookie routing'
+      : 'stateless';
+}
+
 function printStatus(status: SystemStatus, control?: string): void {
-  const mode =
-    status.migration?.state === 'migrating'
-      ? 'migrating off sticky sessions'
-      : status.sticky
-        ? 'sticky baseline: in-memory sessions, sticky-cookie routing'
-        : 'stateless';
-  console.log(`unpinned is up (${mode})`);
+  console.log(`unpinned is up (${modeOf(status)})`);
   console.log(`  balancer  ${status.balancer.url}  strategy ${status.balancer.strategy}`);
   console.log(
     `  store     ${status.store.kind}${status.store.url ? `  ${status.store.url}` : ''}${status.store.up ? '' : '  (down)'}`,
@@ -246,6 +314,7 @@ export function registerSystemCommands(program: Command): void {
     .option('--max-concurrent <n>', 'modelled capacity of each shop server')
     .option('--service-ms <ms>', 'modelled service time per request')
     .option('--control-port <port>', 'port of the control API and the dashboard (0: a free one)', '0')
+    .option('--log-format <format>', 'json (pino-shaped lines on stdout) or pretty (default)')
     .action((flags: UpFlags) => up(flags));
 
   const verb = (

@@ -2,7 +2,7 @@
  * The dashboard of `unpinned up`: a page and its live data, added to the system's control API so
  * the page reads and steers the system through the very routes the CLI verbs use.
  *
- *   GET  /                    the page (its script and styles beside it, no CDN)
+ *   GET  /                    the page (its script, styles and Chart.js beside it, no CDN)
  *   GET  /events              server-sent events: `history` once, then a `snapshot` a second
  *   GET  /traffic             the synthetic traffic's tally (null before the first run)
  *   POST /traffic      {users, skew, rate, maxRequests, seconds} start (replacing a running one)
@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { chartLibraryPath } from '../lab/report.js';
 import type { ControlExtension } from '../system/control.js';
 import { packageRoot } from '../system/paths.js';
 import type { System } from '../system/supervisor.js';
@@ -26,6 +27,8 @@ export type { Snapshot } from './monitor.js';
 const assets: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
+  'charts.js': 'text/javascript; charset=utf-8',
+  'chart.umd.min.js': 'text/javascript; charset=utf-8',
   'dashboard.css': 'text/css; charset=utf-8',
 };
 
@@ -35,8 +38,10 @@ export function dashboard(system: System, options: Omit<MonitorOptions, 'traffic
   const monitor = new Monitor(system, { ...options, traffic: () => traffic?.snapshot() ?? null });
   monitor.start();
   const dir = join(packageRoot(), 'src', 'dashboard', 'assets');
+  // The chart library the lab report bundles too, from the installed package.
+  const paths: Record<string, string> = { 'chart.umd.min.js': chartLibraryPath() };
   const file = (name: string) => (_req: IncomingMessage, res: ServerResponse) => {
-    const body = readFileSync(join(dir, name));
+    const body = readFileSync(paths[name] ?? join(dir, name));
     res.writeHead(200, {
       'content-type': assets[name]!,
       'content-length': body.length,
@@ -51,6 +56,8 @@ export function dashboard(system: System, options: Omit<MonitorOptions, 'traffic
     raw: {
       'GET /': file('index.html'),
       'GET /dashboard.js': file('dashboard.js'),
+      'GET /charts.js': file('charts.js'),
+      'GET /chart.umd.min.js': file('chart.umd.min.js'),
       'GET /dashboard.css': file('dashboard.css'),
       'GET /events': (req, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });

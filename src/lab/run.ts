@@ -5,6 +5,7 @@
  * load, and what the users saw, recorded.
  */
 import type { StrategyName } from '../balancer/strategies/strategy.js';
+import { childLogger, type Logger, silentLogger } from '../observe/log.js';
 import { System } from '../system/supervisor.js';
 import { runUsers, type UserModel } from './load.js';
 import { missingRealtimePackages, planScenarios, type Skipped } from './packages.js';
@@ -27,6 +28,12 @@ export interface LabOptions {
   /** Bucket width of the timeline, ms. */
   bucketMs?: number;
   onProgress?(event: ProgressEvent): void;
+  /**
+   * Structured events (pino's shape): each run's faults, and its supervisor's and balancer's
+   * lines (server up, killed, draining, ejected, deploy and scale steps, store restarts), each
+   * tagged with `scenario` and `architecture`. Default: none.
+   */
+  logger?: Logger;
 }
 
 export type ProgressEvent =
@@ -169,7 +176,8 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
         options.onProgress?.({ kind: 'start', ...base, sample: () => run.sample() });
         entry = await run.execute();
       } else {
-        const run = new ScenarioRun(scenario, architecture, settings, options.bucketMs);
+        const logger = childLogger(options.logger ?? silentLogger, { scenario: scenario.id, architecture });
+        const run = new ScenarioRun(scenario, architecture, settings, logger, options.bucketMs);
         options.onProgress?.({ kind: 'start', ...base, sample: () => run.sample() });
         entry = await run.execute(barrier);
       }
@@ -213,12 +221,20 @@ class ScenarioRun {
   readonly #settings: Settings;
   readonly #model: UserModel;
   readonly #bucketMs: number;
+  readonly #logger: Logger;
   #recorder: Recorder | null = null;
   #loadStart = 0;
   #loadDone = false;
 
-  constructor(scenario: Scenario, architecture: Architecture, settings: Settings, bucketMs?: number) {
+  constructor(
+    scenario: Scenario,
+    architecture: Architecture,
+    settings: Settings,
+    logger: Logger,
+    bucketMs?: number,
+  ) {
     this.#scenario = scenario;
+    this.#logger = logger;
     this.#architecture = architecture;
     this.#settings = settings;
     this.#model = {
@@ -253,6 +269,7 @@ class ScenarioRun {
       sticky,
       strategy: this.#settings.strategy as StrategyName,
       store: 'redis',
+      logger: this.#logger,
       ...(scenario.capacity ? { capacity: scenario.capacity } : {}),
     });
     try {
@@ -390,9 +407,14 @@ class ScenarioRun {
       // The fault's moment is part of the scenario: the same offset into the same load on both.
       setTimeout(() => {
         record.atMs = Math.round(recorder.elapsed());
+        this.#logger.info({ fault: fault.label, atMs: record.atMs }, `fault: ${fault.label}`);
         const finish = (error?: unknown) => {
           record.doneMs = Math.round(recorder.elapsed());
           if (error) record.error = error instanceof Error ? error.message : String(error);
+          const fields = { fault: fault.label, atMs: record.atMs, doneMs: record.doneMs };
+          if (record.error)
+            this.#logger.error({ ...fields, error: record.error }, `fault failed: ${fault.label}`);
+          else this.#logger.info(fields, `fault done: ${fault.label}`);
           resolve();
         };
         fault.run(system, { durationMs: this.#settings.durationMs }).then(() => finish(), finish);

@@ -52,6 +52,20 @@ export function lineLogger(format: LogFormat, write: (line: string) => void): Lo
   return { info: line('info'), warn: line('warn'), error: line('error') };
 }
 
+/**
+ * A logger that adds `bindings` to every line, as pino's `child()` does (the lab tags each run's
+ * supervisor lines with its scenario and architecture).
+ *
+ * @example
+ * const log = childLogger(logger, { scenario: 'server-crash', architecture: 'sticky' });
+ * log.info({ server: 'app-1' }, 'app-1 up');
+ */
+export function childLogger(logger: Logger, bindings: LogFields): Logger {
+  const bound = (level: keyof Logger) => (fields: LogFields, msg: string) =>
+    logger[level]({ ...bindings, ...fields }, msg);
+  return { info: bound('info'), warn: bound('warn'), error: bound('error') };
+}
+
 /** The `--log-format` value (`fallback` when the flag is absent). */
 export function logFormat(flag: string | undefined, fallback: LogFormat = 'pretty'): LogFormat {
   if (flag === undefined) return fallback;

@@ -26,6 +26,11 @@ export interface AppSpec {
    * children go with it), and the watchdog ends that group if the supervisor dies first.
    */
   watchdog?: Watchdog;
+  /**
+   * Called when the process ends on its own while it serves (up or draining): a crash, not a stop
+   * or a kill that was asked for, nor a failed start (which `start()` reports itself).
+   */
+  onCrash?(exit: { code: number | null; signal: NodeJS.Signals | null }): void;
 }
 
 export class AppProcess {
@@ -36,6 +41,7 @@ export class AppProcess {
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #log: string[] = [];
+  #killed = false;
 
   constructor(spec: AppSpec) {
     this.name = spec.name;
@@ -82,8 +88,10 @@ export class AppProcess {
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     this.#exited = new Promise((resolve) =>
-      child.once('exit', () => {
+      child.once('exit', (code, signal) => {
+        const crashed = (this.state === 'up' || this.state === 'draining') && !this.#killed;
         this.state = 'down';
+        if (crashed) this.#spec.onCrash?.({ code, signal });
         resolve();
       }),
     );
@@ -133,6 +141,7 @@ export class AppProcess {
   async kill(): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.#killed = true;
     this.#signal(child, 'SIGKILL');
     await this.#exited;
   }

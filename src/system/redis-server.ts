@@ -44,6 +44,8 @@ export interface RedisServerOptions {
    * notice that its parent is gone.
    */
   watchdog?: Watchdog;
+  /** Called when a server that was ready ends without being stopped, killed or restarted. */
+  onCrash?(exit: { code: number | null; signal: NodeJS.Signals | null }): void;
 }
 
 export class RedisServer {
@@ -119,8 +121,11 @@ export class RedisServer {
     watchdog?.adopt(child, 1);
     this.#child = child;
     this.#exit = null;
+    let ready = false;
     child.once('exit', (code, signal) => {
       this.#exit = { code, signal };
+      // #end() forgets the child before it signals it: still ours means nobody asked it to end.
+      if (ready && this.#child === child) this.#options.onCrash?.({ code, signal });
     });
     let output = '';
     await new Promise<void>((resolve, reject) => {
@@ -136,6 +141,7 @@ export class RedisServer {
       child.stderr?.on('data', onData);
       child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${output}`)));
     });
+    ready = true;
     // Keep draining the pipes so a chatty server never blocks on a full pipe.
     child.stdout?.resume();
     child.stderr?.resume();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { type Balancer, createBalancer, type RetireResult, type StrategyName } from '../balancer/index.js';
-import { type Logger, silentLogger } from '../observe/log.js';
+import { type LogFields, type Logger, silentLogger } from '../observe/log.js';
 import { AppProcess, type AppState } from './app-process.js';
 import { portInUse, SystemError, unknownServer } from './errors.js';
 import { SystemMetrics } from './metrics.js';
@@ -43,11 +43,12 @@ export interface SystemOptions {
    * `sid`, the shop's; `connect.sid` for an express-session app).
    */
   sessionCookie?: string;
-  /** Where status lines go (default: nowhere). */
+  /** Where status lines for people go (default: nowhere). */
   log?: (line: string) => void;
   /**
-   * Structured events (pino's shape, src/observe/log.ts): deploy steps, scaling, kills, store
-   * restarts, and the balancer's ejections and drains. Default: none.
+   * Structured events (pino's shape, src/observe/log.ts): deploy, scale and migrate steps,
+   * servers up, draining, retired, killed and crashed, the store down, restarting and up, and the
+   * balancer's ejections and drains. Default: none.
    */
   logger?: Logger;
 }
@@ -198,12 +199,25 @@ export class System {
   }
 
   async #startStore(sticky = this.#options.sticky): Promise<StoreKind> {
-    const { redisUrl, store, log } = this.#options;
+    const { redisUrl, store } = this.#options;
     if (sticky) return { kind: 'memory' };
     if (redisUrl) return { kind: 'redis', url: redisUrl, server: null };
     if (store !== 'sqlite' && findRedisServer()) {
       // Persisted, so `restart-store` keeps everyone's sessions.
-      const server = await RedisServer.start({ persist: true, watchdog: this.#watchdog! });
+      const server = await RedisServer.start({
+        persist: true,
+        watchdog: this.#watchdog!,
+        onCrash: (exit) => {
+          // While stopping, stop() reports a store that had already ended, once.
+          if (this.#balancer === null) return;
+          this.#event(
+            'error',
+            { store: 'redis', ...exit },
+            'store down',
+            `store down: redis-server ended (${describeExit(exit)}); sessions are unavailable until it is back (unpinned restart-store).`,
+          );
+        },
+      });
       return { kind: 'redis', url: server.url, server };
     }
     if (store === 'redis') {
@@ -212,7 +226,12 @@ export class System {
         'redis-server is not on PATH: install it (apt-get install -y redis-server), pass --redis <url>, or use --store sqlite.',
       );
     }
-    log('redis-server not found: using the embedded SQLite store (one host only).');
+    this.#event(
+      'warn',
+      { store: 'sqlite' },
+      'redis-server not found: using the embedded SQLite store (one host only)',
+      'redis-server not found: using the embedded SQLite store (one host only).',
+    );
     return { kind: 'sqlite', path: join(this.#dir!, 'sessions.db') };
   }
 
@@ -235,6 +254,13 @@ export class System {
           : {}),
       },
       healthPath: this.#options.healthPath,
+      onCrash: (exit) =>
+        this.#event(
+          'error',
+          { server: app.name, ...exit },
+          `${app.name} crashed`,
+          `${app.name} crashed (${describeExit(exit)})`,
+        ),
       startTimeoutMs: 20_000,
       stopTimeoutMs: 10_000,
       ...(this.#watchdog ? { watchdog: this.#watchdog } : {}),
@@ -290,13 +316,19 @@ export class System {
   deploy(): Promise<SystemStatus> {
     return this.#exclusive(async () => {
       this.#refuseWhileMigrating();
-      for (const old of [...this.#apps]) {
-        await this.#retire(old);
-        await this.#addApp(this.#apps.indexOf(old));
-        this.#remove(old);
-        this.#metrics.deploySteps++;
-        this.#logger.info({ step: 'replaced', server: old.name }, `deploy: ${old.name} replaced`);
-      }
+      this.#logger.info({ step: 'started', servers: this.#apps.length }, 'deploy: started');
+      await this.#logFailure('deploy', async () => {
+        for (const old of [...this.#apps]) {
+          await this.#retire(old);
+          const fresh = await this.#addApp(this.#apps.indexOf(old));
+          this.#remove(old);
+          this.#metrics.deploySteps++;
+          this.#logger.info(
+            { step: 'replaced', server: old.name, by: fresh.name },
+            `deploy: ${old.name} replaced by ${fresh.name}`,
+          );
+        }
+      });
       this.#metrics.deploys++;
       this.#logger.info({ step: 'done', servers: this.#apps.length }, 'deploy: done');
       return this.status();
@@ -314,14 +346,21 @@ export class System {
     }
     return this.#exclusive(async () => {
       this.#refuseWhileMigrating();
-      const added: Promise<void>[] = [];
-      for (let i = this.#apps.length; i < n; i++) added.push(this.#addApp(this.#apps.length + added.length));
-      await Promise.all(added);
-      while (this.#apps.length > n) {
-        const victim = this.#apps[this.#apps.length - 1]!;
-        await this.#retire(victim);
-        this.#remove(victim);
-      }
+      const from = this.#apps.length;
+      this.#logger.info({ step: 'started', from, to: n }, `scale: ${from} to ${n} servers`);
+      await this.#logFailure('scale', async () => {
+        const added: Promise<AppProcess>[] = [];
+        for (let i = this.#apps.length; i < n; i++)
+          added.push(this.#addApp(this.#apps.length + added.length));
+        await Promise.all(added);
+        while (this.#apps.length > n) {
+          const victim = this.#apps[this.#apps.length - 1]!;
+          await this.#retire(victim);
+          this.#remove(victim);
+          this.#logger.info({ step: 'removed', server: victim.name }, `scale: ${victim.name} removed`);
+        }
+      });
+      this.#logger.info({ step: 'done', servers: this.#apps.length }, 'scale: done');
       return this.status();
     });
   }
@@ -426,7 +465,12 @@ export class System {
       this.#apps = [...this.#apps, ...fresh];
       for (const app of fresh) {
         balancer.addBackend({ id: app.name, url: app.url });
-        this.#options.log(`${app.name} up at ${app.url} (shared store)`);
+        this.#event(
+          'info',
+          { server: app.name, url: app.url, pid: app.pid, sessions: 'shared' },
+          `${app.name} up`,
+          `${app.name} up at ${app.url} (shared store)`,
+        );
       }
       // Retiring first, then the balanced strategy: the sticky pins of the old servers' users
       // are honoured by the legacy unit from this moment on.
@@ -440,9 +484,18 @@ export class System {
       }
       balancer.setStrategy(this.#options.strategy ?? 'round-robin');
       this.#migration = migration;
+      this.#logger.info(
+        { step: 'started', retiring: old.map((a) => a.name), capMs: migration.capMs },
+        'migrate: started',
+      );
       void migration.finished.then(() => {
         this.#options.sticky = false;
-        this.#options.log('migration done: every server keeps sessions in the shared store (stateless).');
+        this.#event(
+          'info',
+          { step: 'done' },
+          'migrate: done',
+          'migration done: every server keeps sessions in the shared store (stateless).',
+        );
       });
       return this.status();
     });
@@ -478,7 +531,10 @@ export class System {
   }
 
   async #retired(app: AppProcess, result: RetireResult): Promise<RetireResult> {
-    this.#options.log(
+    this.#event(
+      'info',
+      { server: app.name, reason: result.reason, forcedOut: result.forcedOut },
+      `${app.name} retired`,
       `${app.name} retired (${result.reason === 'cap' ? `cap reached, ${result.forcedOut} sessions forced out` : 'no session left'})`,
     );
     if (this.#balancer === null) return result; // stopped meanwhile
@@ -508,7 +564,6 @@ export class System {
    * own meanwhile is reported in the log, never waited for or thrown about.
    */
   async stop(): Promise<void> {
-    const { log } = this.#options;
     const balancer = this.#balancer;
     this.#balancer = null;
     await balancer?.close();
@@ -517,9 +572,21 @@ export class System {
         const before = app.exit;
         await app.stop();
         const exit = app.exit;
-        if (before) log(`${app.name} had already ended (${describeExit(before)}).`);
+        const fields = { server: app.name, ...(before ?? exit) };
+        if (before)
+          this.#event(
+            'warn',
+            fields,
+            `${app.name} had already ended`,
+            `${app.name} had already ended (${describeExit(before)}).`,
+          );
         else if (exit && app.state === 'down' && exit.signal !== 'SIGTERM' && exit.code !== 0)
-          log(`${app.name} ended while stopping (${describeExit(exit)}).`);
+          this.#event(
+            'warn',
+            fields,
+            `${app.name} ended while stopping`,
+            `${app.name} ended while stopping (${describeExit(exit)}).`,
+          );
       }),
     );
     this.#apps = [];
@@ -527,7 +594,13 @@ export class System {
     if (store.kind === 'redis' && store.server) {
       const exit = store.server.exit;
       await store.server.close();
-      if (exit) log(`store: redis-server had already ended (${describeExit(exit)}).`);
+      if (exit)
+        this.#event(
+          'warn',
+          { store: 'redis', ...exit },
+          'store had already ended',
+          `store: redis-server had already ended (${describeExit(exit)}).`,
+        );
     }
     this.#store = { kind: 'memory' };
     if (this.#dir) this.#paths.add(this.#dir);
@@ -575,14 +648,40 @@ export class System {
     this.#metrics.serversStopped++;
   }
 
-  async #addApp(index: number): Promise<void> {
+  async #addApp(index: number): Promise<AppProcess> {
     const app = this.#newApp();
     this.#apps.splice(index, 0, app);
     await app.start();
     this.#metrics.serversStarted++;
     this.balancer.addBackend({ id: app.name, url: app.url });
-    this.#options.log(`${app.name} up at ${app.url}`);
-    this.#logger.info({ server: app.name, url: app.url, pid: app.pid }, `${app.name} up`);
+    this.#event(
+      'info',
+      { server: app.name, url: app.url, pid: app.pid },
+      `${app.name} up`,
+      `${app.name} up at ${app.url}`,
+    );
+    return app;
+  }
+
+  /** Runs an operation's steps; a failure is one error line (its code, never a stack), then thrown on. */
+  async #logFailure(operation: string, steps: () => Promise<void>): Promise<void> {
+    try {
+      await steps();
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      const message = error instanceof Error ? error.message : String(error);
+      this.#logger.error(
+        { step: 'failed', code: typeof code === 'string' ? code : null, error: message },
+        `${operation}: failed`,
+      );
+      throw error;
+    }
+  }
+
+  /** One event: a structured line for the logger and, where people read it, a status line. */
+  #event(level: keyof Logger, fields: LogFields, msg: string, line?: string): void {
+    this.#logger[level](fields, msg);
+    if (line !== undefined) this.#options.log(line);
   }
 
   #find(name: string): AppProcess {

@@ -116,6 +116,31 @@ describe.skipIf(!canRun)('the dashboard in a browser', () => {
     await startTraffic(page, 12);
     await everyServerServed(page, 40);
     expect(await page.textContent('#traffic-state')).toMatch(/^running: 12 users/);
+    // The live charts (Chart.js): one series per server, drawn on a non-blank canvas.
+    for (const id of ['chart-rps', 'chart-inflight']) {
+      const chart = await page.evaluate((canvasId) => {
+        type ChartGlobal = {
+          getChart(id: string): { data: { datasets: { label: string; data: unknown[] }[] } };
+        };
+        const chart = (window as unknown as { Chart: ChartGlobal }).Chart.getChart(canvasId)!;
+        const canvas = document.getElementById(canvasId) as HTMLCanvasElement;
+        const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+        let painted = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) painted++;
+        return {
+          series: chart.data.datasets.map((d) => [d.label, d.data.length > 0]),
+          painted,
+          width: canvas.width,
+        };
+      }, id);
+      expect(chart.series).toEqual([
+        ['app-1', true],
+        ['app-2', true],
+        ['app-3', true],
+      ]);
+      expect(chart.width).toBeGreaterThan(200);
+      expect(chart.painted).toBeGreaterThan(500);
+    }
     await page.screenshot({ path: join(shots, 'dashboard-1-traffic.png'), fullPage: true });
 
     const before = { a: await card(page, 'app-1'), c: await card(page, 'app-3') };

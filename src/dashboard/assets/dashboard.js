@@ -1,5 +1,7 @@
 // The dashboard page: draws the snapshots of `GET /events` and sends every action to the same
-// control API the CLI verbs use. No framework and no CDN: plain DOM and SVG.
+// control API the CLI verbs use. No framework and no CDN: plain DOM, and the bundled Chart.js for
+// the two live charts (charts.js).
+import { liveChart } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
 const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
@@ -11,6 +13,10 @@ const colorOf = (name) => {
 
 let history = [];
 let last = null;
+const charts = [
+  liveChart($('chart-rps'), 'rps', colorOf),
+  liveChart($('chart-inflight'), 'inFlight', colorOf),
+];
 const busy = new Set();
 
 const fmt = (n, digits = 0) => (n === null || n === undefined ? '–' : Number(n).toFixed(digits));
@@ -144,52 +150,6 @@ function renderServers(snapshot) {
   for (const li of [...list.children]) if (!seen.has(li.dataset.server)) li.remove();
 }
 
-function renderChart(svg, key) {
-  const width = 600;
-  const height = 160;
-  const windowMs = 180_000;
-  const now = history.length ? history[history.length - 1].t : Date.now();
-  const names = [...new Set(history.flatMap((s) => s.servers.map((v) => v.name)))];
-  let max = 1;
-  for (const s of history) for (const v of s.servers) max = Math.max(max, v[key]);
-  const ns = 'http://www.w3.org/2000/svg';
-  svg.replaceChildren();
-  for (const f of [0.25, 0.5, 0.75]) {
-    const grid = document.createElementNS(ns, 'line');
-    grid.setAttribute('x1', '0');
-    grid.setAttribute('x2', String(width));
-    grid.setAttribute('y1', String(height * f));
-    grid.setAttribute('y2', String(height * f));
-    grid.setAttribute('stroke', 'currentColor');
-    grid.setAttribute('stroke-opacity', '0.12');
-    svg.append(grid);
-  }
-  const top = document.createElementNS(ns, 'text');
-  top.setAttribute('x', '4');
-  top.setAttribute('y', '12');
-  top.setAttribute('font-size', '11');
-  top.setAttribute('fill', 'currentColor');
-  top.textContent = fmt(max, max < 10 ? 1 : 0);
-  svg.append(top);
-  for (const name of names) {
-    const points = [];
-    for (const s of history) {
-      const v = s.servers.find((x) => x.name === name);
-      if (!v) continue;
-      const x = width - ((now - s.t) / windowMs) * width;
-      const y = height - (v[key] / max) * (height - 16);
-      points.push(`${x.toFixed(1)},${y.toFixed(1)}`);
-    }
-    const line = document.createElementNS(ns, 'polyline');
-    line.setAttribute('points', points.join(' '));
-    line.setAttribute('fill', 'none');
-    line.setAttribute('stroke', colorOf(name));
-    line.setAttribute('stroke-width', '2');
-    line.setAttribute('vector-effect', 'non-scaling-stroke');
-    svg.append(line);
-  }
-}
-
 function renderLegend() {
   const names = [...new Set(history.flatMap((s) => s.servers.map((v) => v.name)))];
   const legend = $('legend');
@@ -297,8 +257,7 @@ function onSnapshot(snapshot) {
   history.push(snapshot);
   while (history.length && history[0].t < snapshot.t - 180_000) history.shift();
   render(snapshot);
-  renderChart($('chart-rps'), 'rps');
-  renderChart($('chart-inflight'), 'inFlight');
+  for (const chart of charts) chart.update(history);
   renderLegend();
 }
 
