@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readHar } from '../../src/check/har.js';
-import { commandLine, tagged, waitGone } from '../helpers/processes.js';
+import { commandLine, processTree, tagged, waitGone } from '../helpers/processes.js';
 import { describeRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -191,25 +191,28 @@ describeRedis('unpinned check (the command)', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
+    // Drained, never read: a full pipe would stall the check.
+    child.stdout.resume();
+    child.stderr.resume();
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
       child.once('exit', (_, signal) => resolve(signal)),
     );
-    await waitFor(() => stderr.includes('rotation:'), { timeoutMs: 30_000, what: 'the rotation to begin' });
-    // Everything the check started carries the tag: the watchdog, the Redis, the replicas.
-    await waitFor(
+    // What the check started, as it runs: its children (the watchdog, the Redis, the replicas) and
+    // whatever carries the tag (redis-server rewrites its environment, so it is found by parent).
+    const started = () =>
+      [...new Set([...processTree(child.pid!), ...tagged(tag)])].filter((pid) => pid !== child.pid);
+    const pids = await waitFor(
       () => {
-        const kinds = tagged(tag).map(commandLine);
-        return (
-          kinds.some((c) => c.includes('redis-server')) && kinds.some((c) => c.includes('session-memory'))
-        );
+        const now = started();
+        const kinds = now.map(commandLine);
+        const complete =
+          kinds.some((c) => c.includes('redis-server')) &&
+          kinds.some((c) => c.includes('session-memory')) &&
+          kinds.some((c) => c.includes('watchdog-process.js'));
+        return complete ? now : null;
       },
-      { what: 'a replica and the Redis running' },
+      { timeoutMs: 30_000, what: 'the watchdog, a replica and the Redis running' },
     );
-    const pids = tagged(tag).filter((pid) => pid !== child.pid);
     expect(pids.map(commandLine).filter((c) => c.includes('watchdog-process.js'))).toHaveLength(1);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
