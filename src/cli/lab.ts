@@ -60,11 +60,7 @@ async function lab(flags: LabFlags): Promise<void> {
   }
   checkStrategy(flags);
   if (flags.simulate) {
-    const result = await simulate({
-      servers: Math.round(positive('--servers', flags.servers, 200)),
-      users: Math.round(positive('--users', flags.users, 1_000_000)),
-      seed: Math.round(positive('--seed', flags.seed, 1)),
-    });
+    const result = await simulate(simulateOptions(flags));
     if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
     console.log(formatSimulation(result));
     return;
@@ -89,6 +85,14 @@ async function lab(flags: LabFlags): Promise<void> {
   }
 }
 
+function simulateOptions(flags: LabFlags) {
+  return {
+    servers: Math.round(positive('--servers', flags.servers, 200)),
+    users: Math.round(positive('--users', flags.users, 1_000_000)),
+    seed: Math.round(positive('--seed', flags.seed, 1)),
+  };
+}
+
 function labOptions(flags: LabFlags) {
   const defaults = flags.quick ? quickDefaults : fullDefaults;
   return {
@@ -110,11 +114,7 @@ async function labJson(flags: LabFlags, logger: Logger): Promise<void> {
   try {
     checkStrategy(flags);
     if (flags.simulate) {
-      const result = await simulate({
-        servers: Math.round(positive('--servers', flags.servers, 200)),
-        users: Math.round(positive('--users', flags.users, 1_000_000)),
-        seed: Math.round(positive('--seed', flags.seed, 1)),
-      });
+      const result = await simulate(simulateOptions(flags));
       if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
       const { strategies, ...run } = result;
       for (const s of strategies)
