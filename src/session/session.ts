@@ -380,8 +380,7 @@ export class Session {
     if (this.#commitment || this.#changes.size !== 0 || this.#userChange !== undefined) return null;
     const state = this.#state;
     if (state === 'live') {
-      const { options } = this.#ctx;
-      if (options.now() - this.#stored!.touchedAt >= options.touchAfterMs) return null;
+      if (this.#touchDue(this.#ctx.options.now())) return null;
     } else if (state !== 'none') return null;
     // Spans keep their one shape (a commit span per commit): traced requests take the usual path.
     if (activeTracer('unpinned.session') !== undefined) return null;
@@ -632,11 +631,16 @@ export class Session {
     this.#state = 'live';
   }
 
+  /** A loaded session is touched (its idle expiry pushed back) once `touchAfter` of its idle window has passed. */
+  #touchDue(now: number): boolean {
+    return now - this.#stored!.touchedAt >= this.#ctx.options.touchAfterMs;
+  }
+
   async #commitLive(): Promise<void> {
     const { options, metrics } = this.#ctx;
     const stored = this.#stored!;
     const now = options.now();
-    const touchDue = now - stored.touchedAt >= options.touchAfterMs;
+    const touchDue = this.#touchDue(now);
     const write = this.#deltaWrite();
     if (write === null) {
       if (!touchDue) {
