@@ -18,10 +18,12 @@
  *
  * `SOAK_FAULTS=0`: the same load without faults (section "Soak without faults", results in
  * soak-steady.json), so app servers live the whole run. `SOAK_FROM=<saved json>`: analyse a saved
- * run again without running anything.
+ * run again without running anything. `SOAK_HEAP_SNAPSHOTS=1`: a heap snapshot of `unpinned up`
+ * just before the warm-up ends and one at the end (bench/results/heap/), compared by
+ * `node dist/bench/heap-diff.js <first> <last>` to name what grew.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../src/balancer/clock.js';
@@ -47,6 +49,9 @@ const withFaults = saved ? saved.faultsOn !== false : process.env.SOAK_FAULTS !=
 const section = withFaults ? 'soak' : 'soak-steady';
 const durationMs = minutes * 60_000;
 const strategies = ['round-robin', 'least-connections', 'p2c', 'random'] as const;
+const warmMs = Math.min(durationMs / 5, 5 * 60_000);
+// SOAK_HEAP_SNAPSHOTS=1: `up` writes a heap snapshot on SIGUSR2 into this directory.
+const heapDir = process.env.SOAK_HEAP_SNAPSHOTS === '1' ? join(root, 'bench', 'results', 'heap') : null;
 
 interface Sample {
   t: number;
@@ -63,9 +68,11 @@ async function main(): Promise<void> {
   }
   const port = await freePort();
   const controlPort = await freePort();
+  if (heapDir) mkdirSync(heapDir, { recursive: true });
   const up = spawn(
     process.execPath,
     [
+      ...(heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : []),
       join(root, 'dist/src/cli/index.js'),
       'up',
       '--port',
@@ -96,6 +103,14 @@ async function main(): Promise<void> {
       .catch(() => {});
   }, 1_000);
   const faults = withFaults ? scheduleFaults(control, elapsed) : noFaults();
+  // The first snapshot half a minute before the measured window opens: writing one takes memory
+  // that the allocator may keep, a step that must not fall inside the slope.
+  let firstSnapshot: Promise<string | null> = Promise.resolve(null);
+  const snapshotTimer = heapDir
+    ? setTimeout(() => {
+        firstSnapshot = heapSnapshot(up.pid!, heapDir);
+      }, warmMs - 30_000)
+    : null;
   const shoppers = Array.from({ length: users }, (_, i) => new VirtualUser(base, `soak-${i}`));
   await Promise.all(shoppers.map((u) => u.login()));
   const progress = setInterval(() => {
@@ -120,6 +135,12 @@ async function main(): Promise<void> {
   faults.stop();
   clearInterval(sampler);
   await faults.idle;
+  if (snapshotTimer) clearTimeout(snapshotTimer);
+  if (heapDir) {
+    const first = await firstSnapshot;
+    const last = await heapSnapshot(up.pid!, heapDir);
+    if (first && last) console.log(`heap snapshots: node dist/bench/heap-diff.js ${first} ${last}`);
+  }
   const summary: Summary = {
     minutes,
     ...tally(shoppers),
@@ -294,7 +315,7 @@ function medianOf(values: number[]): number {
 }
 
 function growthOf(samples: Sample[]) {
-  const warm = Math.min(durationMs / 5, 5 * 60_000);
+  const warm = warmMs;
   const after = samples.filter((s) => s.t >= warm);
   const lives = new Map<string, [number, number][]>();
   for (const s of samples)
@@ -369,6 +390,39 @@ function rssMb(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Asks `up` for a heap snapshot (SIGUSR2, see the spawn) and waits until the new file is whole:
+ * V8 writes it in pieces, so it is done when its size has not changed for a second.
+ */
+async function heapSnapshot(pid: number, dir: string): Promise<string | null> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  let changedAt = performance.now();
+  try {
+    await until(
+      async () => {
+        file ??= readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+        if (!file) return false;
+        const now = statSync(join(dir, file)).size;
+        if (now !== size) {
+          size = now;
+          changedAt = performance.now();
+        }
+        return size > 0 && performance.now() - changedAt > 1_000;
+      },
+      120_000,
+      'a heap snapshot',
+    );
+  } catch (err) {
+    console.log(`heap snapshot not written: ${(err as Error).message}`);
+    return null;
+  }
+  console.log(`  heap snapshot ${file} (${(size / 2 ** 20).toFixed(0)} MB)`);
+  return join(dir, file!);
 }
 
 async function until(condition: () => Promise<boolean>, ms: number, what: string): Promise<void> {
