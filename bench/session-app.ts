@@ -5,6 +5,7 @@
  * per request: the floor any Redis session costs), unpinned, express-session
  * (express-session + connect-redis, their recommended settings).
  */
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import express, { type RequestHandler } from 'express';
@@ -31,18 +32,32 @@ async function actions(): Promise<Actions> {
     return { login: async () => {}, read: async () => ({ user: 'ann', cart: [] }), write: async () => {} };
   }
   if (variant === 'bare') {
-    // The floor: a hand-written middleware doing exactly one HGETALL per request.
+    // The floor: a hand-written middleware doing exactly one HGETALL per request, of a hash of
+    // the same fields and sizes as unpinned's (its metadata, user, cart), keyed by the cookie's
+    // id, whose values it decodes and returns the same way. Less would not be a session.
     const client = createClient({ url: redisUrl, commandOptions: { timeout: 0 } });
     await client.connect();
     const cookieOf = (req: express.Request) => /sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
     return {
-      login: async () => {},
+      login: async (req) => {
+        const id = randomBytes(32).toString('base64url');
+        const now = Date.now();
+        await client.hSet(`bare:${id}`, {
+          $m: `${now}:${now}:${now + 86_400_000}`,
+          user: JSON.stringify('ann'),
+          cart: JSON.stringify(['sku-1', 'sku-2']),
+        });
+        req.res!.setHeader('set-cookie', `sid=${id}; Path=/; HttpOnly; SameSite=Lax`);
+      },
       read: async (req) => {
         const data = await client.hGetAll(`bare:${cookieOf(req)}`);
-        return { user: data.user ?? 'ann', cart: [] };
+        return {
+          user: data.user === undefined ? undefined : JSON.parse(data.user),
+          cart: data.cart === undefined ? undefined : JSON.parse(data.cart),
+        };
       },
       write: async (req) => {
-        await client.hSet(`bare:${cookieOf(req)}`, 'lastSeen', String(Date.now()));
+        await client.hSet(`bare:${cookieOf(req)}`, 'lastSeen', JSON.stringify(Date.now()));
       },
     };
   }

@@ -68,7 +68,8 @@ ${r.paired ? pairedLines(r.paired) : ''}- read-only, unpinned vs express-session
 
 **Method.** One Express 5 app, four ways, each in its own process, all on one private
 \`redis-server\`: no session middleware; a hand-written middleware doing exactly one \`HGETALL\` (the
-floor any Redis-backed session costs); unpinned (\`unpinned/express\` + \`redisStore\`); and
+floor any Redis-backed session costs: the id from the cookie, a hash of the same fields and sizes
+as unpinned's, its values JSON-decoded, no token hashing, no expiry checks); unpinned (\`unpinned/express\` + \`redisStore\`); and
 express-session 1.19 + connect-redis 9 (\`resave: false, saveUninitialized: false\`). ${r.method.users}
 users log in first; every request carries one of their cookies. The read-only mix reads the user
 and the cart; the mixed one also writes one key in one request of five. autocannon drives each app
