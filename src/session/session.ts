@@ -16,7 +16,7 @@ import type { SessionMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { IncrementResult, SessionWrite, StoredSession, WriteResult } from './store.js';
 import { generateToken, sessionIdOf } from './token.js';
-import { byteSize, checkKey, fromJson, toJson } from './values.js';
+import { byteSize, checkKey, toJson } from './values.js';
 
 export interface SessionContext {
   options: ResolvedOptions;
@@ -110,16 +110,27 @@ export class Session {
     return this.#state === 'live';
   }
 
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    checkKey(key);
-    await this.#load();
-    return this.#value(key) as T | undefined;
+  // get() and has() are the hot path of every read-only request: once the session is loaded they
+  // answer without an async frame and its extra turn of the microtask queue. Bad keys still
+  // reject (never throw), as from an async function.
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    try {
+      checkKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#state !== 'unloaded') return Promise.resolve(this.#value(key) as T | undefined);
+    return this.#load().then(() => this.#value(key) as T | undefined);
   }
 
-  async has(key: string): Promise<boolean> {
-    checkKey(key);
-    await this.#load();
-    return this.#json(key) !== undefined;
+  has(key: string): Promise<boolean> {
+    try {
+      checkKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#state !== 'unloaded') return Promise.resolve(this.#json(key) !== undefined);
+    return this.#load().then(() => this.#json(key) !== undefined);
   }
 
   /** All keys and values, as a plain object. */
@@ -467,14 +478,16 @@ export class Session {
     if (this.#parsed.has(key)) return this.#parsed.get(key);
     const json = this.#json(key);
     if (json === undefined) return undefined;
-    const parsed = fromJson(json);
-    if (!parsed.ok) {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch {
       // Garbage in the store is ignored, never thrown at the user's request.
       this.#ctx.metrics.corruptValues++;
       return undefined;
     }
-    this.#parsed.set(key, parsed.value);
-    return parsed.value;
+    this.#parsed.set(key, value);
+    return value;
   }
 
   #keys(): Set<string> {
@@ -565,7 +578,10 @@ export class Session {
   #size(): number {
     if (this.#bytes < 0) {
       let total = 0;
-      for (const key of this.#keys()) total += byteSize(key, this.#json(key)!);
+      // Right after a load (every read) nothing is pending: the stored fields are the session.
+      if (this.#changes.size === 0) {
+        for (const [key, json] of this.#stored?.data ?? []) total += byteSize(key, json);
+      } else for (const key of this.#keys()) total += byteSize(key, this.#json(key)!);
       this.#bytes = total;
     }
     return this.#bytes;

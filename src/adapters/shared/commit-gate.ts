@@ -11,11 +11,16 @@
  * session change was lost.
  *
  * Trade-off: the four methods are wrapped once on ServerResponse.prototype, and
- * a WeakMap says which responses are gated. Patching each response instead (as
- * express-session does) cost about 25 µs of CPU per request here, because it
- * reshapes a large object on the hot path. Wrapping the prototype also catches
- * middleware that captured `res.end` earlier (compression), which a per-request
- * prototype swap would miss. An ungated response pays one WeakMap lookup.
+ * one symbol-keyed property says which responses are gated. Patching each
+ * response's methods instead (as express-session does) cost about 25 µs of CPU
+ * per request here: own functions shadowing the prototype's make every call site
+ * that sees both shapes slow. One data property, added in the same order to every
+ * response, is one shared hidden-class transition; a WeakMap cost about 0.5 µs
+ * more per request (an ephemeron per response for the collector to trace). It is
+ * set to undefined when done, never deleted: a delete would turn the response into
+ * a dictionary-mode object. Wrapping the prototype also catches middleware that
+ * captured `res.end` earlier (compression), which a per-request prototype swap
+ * would miss. An ungated response pays one property read.
  */
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { UnpinnedError } from '../../session/errors.js';
@@ -37,7 +42,8 @@ interface Gate {
   timedSince: number | undefined;
 }
 
-const gates = new WeakMap<ServerResponse, Gate>();
+const GATE = Symbol('unpinned.gate');
+type Gated = ServerResponse & { [GATE]?: Gate | undefined };
 let installed = false;
 
 function install(): void {
@@ -46,15 +52,15 @@ function install(): void {
   const proto = ServerResponse.prototype as unknown as Record<Method, (...args: unknown[]) => unknown>;
   for (const method of ['writeHead', 'write', 'end', 'flushHeaders'] as const) {
     const original = proto[method];
-    proto[method] = function gated(this: ServerResponse, ...args: unknown[]) {
-      const gate = gates.get(this);
+    proto[method] = function gated(this: Gated, ...args: unknown[]) {
+      const gate = this[GATE];
       if (gate === undefined) return original.apply(this, args);
       if (gate.held.length === 0) {
         // A read with nothing to write (the common request): the outcome is known now, so the
         // response goes on in this call, with no promise and no replay.
         const settled = gate.session.commitIfSettled();
         if (settled !== null) {
-          gates.delete(this);
+          this[GATE] = undefined;
           const headArgs = addHeaders(this, gate, settled.setCookie, method === 'writeHead' ? args : null);
           return original.apply(this, method === 'writeHead' ? headArgs : args);
         }
@@ -88,7 +94,7 @@ export function gateOnUse(
   install();
   return () => {
     if (res.headersSent) throw committedError();
-    gates.set(res, { req, session: session(), onError, held: [], timedSince });
+    (res as Gated)[GATE] = { req, session: session(), onError, held: [], timedSince };
   };
 }
 
@@ -106,7 +112,7 @@ function serverTiming(gate: Gate): string {
 
 function release(res: ServerResponse, gate: Gate) {
   return ({ setCookie }: { setCookie: string | null }) => {
-    gates.delete(res);
+    (res as Gated)[GATE] = undefined;
     const first = gate.held.find(([, , method]) => method === 'writeHead');
     const args = addHeaders(res, gate, setCookie, first ? first[1] : null);
     if (first) first[1] = args;
@@ -183,7 +189,7 @@ function replayFailed(res: ServerResponse, error: unknown): void {
 
 function fail(res: ServerResponse, gate: Gate) {
   return (error: unknown) => {
-    gates.delete(res);
+    (res as Gated)[GATE] = undefined;
     if (res.headersSent) {
       res.destroy(error as Error);
       return;
