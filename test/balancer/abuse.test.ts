@@ -172,7 +172,9 @@ describe('uploads', () => {
 
   it('a client that vanishes mid-body: the server request is aborted, nothing stays in flight', async () => {
     const aborted: string[] = [];
+    let received = 0;
     const server = await app((req, res) => {
+      received++;
       req.resume();
       req.on('aborted', () => aborted.push(req.url!));
       req.on('end', () => res.end('ok'));
@@ -181,6 +183,8 @@ describe('uploads', () => {
     const gone = await sockets(port, 50);
     for (const s of gone) s.write('POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npartial');
     await waitFor(() => lb!.backends()[0]!.inFlight === 50, { what: 'fifty uploads in flight' });
+    // Forwarded is not yet received: only a request the server has can be aborted on it.
+    await waitFor(() => received === 50, { what: 'the server to have all fifty requests' });
     for (const s of gone) s.destroy();
     await waitFor(() => aborted.length === 50, { what: 'the server requests aborted' });
     await waitFor(() => lb!.backends()[0]!.inFlight === 0, { what: 'nothing in flight' });
