@@ -116,21 +116,22 @@ export class Session {
   get<T = unknown>(key: string): Promise<T | undefined> {
     try {
       checkKey(key);
+      if (this.#state !== 'unloaded') return Promise.resolve(this.#value(key) as T | undefined);
+      // #load() throws when the response already started (the adapter's onUse): a rejection too.
+      return this.#load().then(() => this.#value(key) as T | undefined);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#state !== 'unloaded') return Promise.resolve(this.#value(key) as T | undefined);
-    return this.#load().then(() => this.#value(key) as T | undefined);
   }
 
   has(key: string): Promise<boolean> {
     try {
       checkKey(key);
+      if (this.#state !== 'unloaded') return Promise.resolve(this.#json(key) !== undefined);
+      return this.#load().then(() => this.#json(key) !== undefined);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#state !== 'unloaded') return Promise.resolve(this.#json(key) !== undefined);
-    return this.#load().then(() => this.#json(key) !== undefined);
   }
 
   /** All keys and values, as a plain object. */

@@ -47,6 +47,22 @@ async function serve(
       },
     );
   });
+  app.get('/late-read', (req, res) => {
+    res.send('sent first');
+    // A first read after the response started: refused, as a rejection like every session call.
+    try {
+      req.session.get('a').then(
+        () => {
+          lateError = 'read';
+        },
+        (error: { code: string }) => {
+          lateError = `rejected ${error.code}`;
+        },
+      );
+    } catch (error) {
+      lateError = `thrown ${(error as { code: string }).code}`;
+    }
+  });
   app.get('/guest', async (req, res) => {
     // The handler copes with a store outage itself: its answer must stand.
     const name = await req.session.get('name').catch(() => 'guest');
@@ -92,6 +108,14 @@ describe('commit before respond', () => {
     lateError = null;
     expect(await (await fetch(`${url}/late`)).text()).toBe('sent first');
     await expect.poll(() => lateError).toBe('UNPINNED_ERR_SESSION_COMMITTED');
+  });
+
+  it('refuses a first read after the response started with a rejection, never a throw', async () => {
+    const url = await serve(memoryStore({ quiet: true }), () => {});
+    lateError = null;
+    const res = await fetch(`${url}/late-read`, { headers: { cookie: `sid=${'Z'.repeat(43)}` } });
+    expect(await res.text()).toBe('sent first');
+    await expect.poll(() => lateError).toBe('rejected UNPINNED_ERR_SESSION_COMMITTED');
   });
 
   it('leaves alone a response the handler gave after catching a store outage', async () => {
