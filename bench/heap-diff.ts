@@ -6,10 +6,11 @@
  * vectors and caches that level off. Reads the snapshot format V8 documents in its `meta` field,
  * so it needs nothing but the files.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 interface Snapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  snapshot: { meta: { node_fields: string[]; node_types: unknown[] } };
   nodes: number[];
   strings: string[];
 }
@@ -23,9 +24,10 @@ interface Kind {
 export function kinds(path: string): Map<string, Kind> {
   const snap = JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
   const fields = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0];
   const width = fields.length;
   const typeAt = fields.indexOf('type');
+  // The type field's entry in node_types is the list of type names; the others are scalar kinds.
+  const types = snap.snapshot.meta.node_types[typeAt] as string[];
   const nameAt = fields.indexOf('name');
   const sizeAt = fields.indexOf('self_size');
   const out = new Map<string, Kind>();
@@ -75,4 +77,5 @@ function main(): void {
   console.log(`(kinds that shrank: ${mb(shrank)} MB together)`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main();
+// Run as a script (also through a symlink or a path with spaces), not when imported by a test.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) main();

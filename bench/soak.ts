@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   let firstSnapshot: Promise<string | null> = Promise.resolve(null);
   const snapshotTimer = heapDir
     ? setTimeout(() => {
-        firstSnapshot = heapSnapshot(up.pid!, heapDir);
+        firstSnapshot = heapSnapshot(up.pid!, heapDir, control);
       }, warmMs - 30_000)
     : null;
   const shoppers = Array.from({ length: users }, (_, i) => new VirtualUser(base, `soak-${i}`));
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   if (snapshotTimer) clearTimeout(snapshotTimer);
   if (heapDir) {
     const first = await firstSnapshot;
-    const last = await heapSnapshot(up.pid!, heapDir);
+    const last = await heapSnapshot(up.pid!, heapDir, control);
     if (first && last) console.log(`heap snapshots: node dist/bench/heap-diff.js ${first} ${last}`);
   }
   const summary: Summary = {
@@ -393,34 +393,30 @@ function rssMb(pid: number): number | null {
 }
 
 /**
- * Asks `up` for a heap snapshot (SIGUSR2, see the spawn) and waits until the new file is whole:
- * V8 writes it in pieces, so it is done when its size has not changed for a second.
+ * Asks `up` for a heap snapshot (SIGUSR2, see the spawn) and waits until the new file is whole.
+ * The signal makes `up`'s main thread write the snapshot synchronously, and that thread also
+ * answers the control API: a status request sent once the file exists is answered only after
+ * the file is complete.
  */
-async function heapSnapshot(pid: number, dir: string): Promise<string | null> {
+async function heapSnapshot(pid: number, dir: string, control: string): Promise<string | null> {
   const before = new Set(readdirSync(dir));
-  process.kill(pid, 'SIGUSR2');
   let file: string | undefined;
-  let size = -1;
-  let changedAt = performance.now();
   try {
+    process.kill(pid, 'SIGUSR2');
     await until(
       async () => {
-        file ??= readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
-        if (!file) return false;
-        const now = statSync(join(dir, file)).size;
-        if (now !== size) {
-          size = now;
-          changedAt = performance.now();
-        }
-        return size > 0 && performance.now() - changedAt > 1_000;
+        file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+        return file !== undefined;
       },
       120_000,
-      'a heap snapshot',
+      'a heap snapshot to start',
     );
+    await until(async () => (await status(control).catch(() => null)) !== null, 120_000, 'the snapshot');
   } catch (err) {
     console.log(`heap snapshot not written: ${(err as Error).message}`);
     return null;
   }
+  const size = statSync(join(dir, file!)).size;
   console.log(`  heap snapshot ${file} (${(size / 2 ** 20).toFixed(0)} MB)`);
   return join(dir, file!);
 }
