@@ -14,9 +14,9 @@
  * one symbol-keyed property says which responses are gated. Patching each
  * response's methods instead (as express-session does) cost about 25 µs of CPU
  * per request here: own functions shadowing the prototype's make every call site
- * that sees both shapes slow. One data property, added in the same order to every
- * response, is one shared hidden-class transition; a WeakMap cost about 0.5 µs
- * more per request (an ephemeron per response for the collector to trace). It is
+ * that sees both shapes slow. One data property, added at the same point to every
+ * gated response, is one shared hidden-class transition; a WeakMap cost about 0.5 µs
+ * more per response in a micro-benchmark (an ephemeron for the collector to trace). It is
  * set to undefined when done, never deleted: a delete would turn the response into
  * a dictionary-mode object. Wrapping the prototype also catches middleware that
  * captured `res.end` earlier (compression), which a per-request prototype swap
