@@ -63,6 +63,11 @@ export class Backend {
   retiring = false;
   /** Passive ejection: the server takes no balanced picks until this clock time. */
   ejectedUntil = 0;
+  /**
+   * The last connection attempt to it failed before connecting (refused, or no answer within
+   * the connect timeout): nothing is listening. Panic mode leaves such servers out (members.ts).
+   */
+  unreachable = false;
   consecutiveFailures = 0;
   inFlight = 0;
   tunnels = 0;

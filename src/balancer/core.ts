@@ -43,7 +43,18 @@ export interface Core {
 export function pickBackend(core: Core, ctx: PickContext): Backend | undefined {
   let candidates = core.members.candidates();
   const tried = ctx.tried;
-  if (tried && tried.size > 0) candidates = candidates.filter((b) => !tried.has(b));
+  if (tried && tried.size > 0) {
+    candidates = candidates.filter((b) => !tried.has(b));
+    // In panic mode the candidates include servers known to be down, so that a flapping health
+    // check cannot pile all load on the survivors (members.ts). A retry is different: its
+    // request just failed, and another down server would fail it again (two of three servers
+    // dead, round-robin: a quarter of all requests answered 502). It goes to a server that is
+    // available when there is one.
+    if (core.members.panic) {
+      const available = candidates.filter((b) => b.isAvailable(ctx.now));
+      if (available.length > 0) candidates = available;
+    }
+  }
   if (candidates.length === 0) {
     // Sticky pins may point at a draining server that is not a candidate; let the strategy say.
     return core.strategy.stripCookie ? core.strategy.pick(candidates, ctx) : undefined;

@@ -28,6 +28,13 @@ export function classifyFailure(err: unknown, sent: boolean, serverId: string): 
   );
 }
 
+/** The attempt never connected: refused, or no answer within the connect timeout. */
+export function isConnectFailure(error: BalancerError): boolean {
+  return (
+    error.code === 'UNPINNED_ERR_LB_BACKEND_UNREACHABLE' || error.code === 'UNPINNED_ERR_LB_CONNECT_TIMEOUT'
+  );
+}
+
 /** Failures that say something about the server's health (not the client's doing). */
 export function countsAgainstServer(error: BalancerError): boolean {
   switch (error.code) {

@@ -97,6 +97,7 @@ export class HealthChecker {
         {
           onConnect: (a) => {
             abort = a;
+            this.#members.setReachable(backend, true);
             if (done) a();
           },
           onHeaders: (code) => {
@@ -105,7 +106,11 @@ export class HealthChecker {
           },
           onData: () => true,
           onComplete: () => end(status >= 200 && status < 400),
-          onError: () => end(false),
+          onError: () => {
+            // Failed before connecting: nothing listens there (see Backend.unreachable).
+            if (abort === undefined) this.#members.setReachable(backend, false);
+            end(false);
+          },
         },
       );
     });

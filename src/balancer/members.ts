@@ -9,6 +9,11 @@
  * - below `panicThresholdPercent` available servers, picks ignore health and go to every
  *   non-draining server, so a flapping health check cannot concentrate all load on the few
  *   survivors (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/panic_threshold).
+ *   Except servers whose last connection attempt was refused or timed out (`unreachable`): a
+ *   health check can be wrong about an app, but not about a port where nothing listens, and
+ *   sending picks there only fails them (two of three servers killed: under round-robin a
+ *   quarter of all requests was answered 502 once retries ran out of budget). Unless every
+ *   server is unreachable: then panic goes to all of them, as before.
  */
 import type { Backend } from './backend.js';
 import type { Clock } from './clock.js';
@@ -95,6 +100,13 @@ export class Members {
     this.#events.onStateChange(backend, healthy ? 'health-check-up' : 'health-check-down');
   }
 
+  /** Whether the last connection attempt to `backend` reached it (see `Backend.unreachable`). */
+  setReachable(backend: Backend, reachable: boolean): void {
+    if (backend.unreachable === !reachable) return;
+    backend.unreachable = !reachable;
+    this.invalidate();
+  }
+
   invalidate(): void {
     this.#cacheValid = false;
   }
@@ -117,7 +129,10 @@ export class Members {
     const available = serving.filter((b) => b.isAvailable(now));
     const threshold = this.#settings.panicThresholdPercent;
     this.#panic = serving.length > 0 && (available.length * 100) / serving.length < threshold;
-    this.#cache = this.#panic ? serving : available;
+    if (this.#panic) {
+      const reachable = serving.filter((b) => !b.unreachable);
+      this.#cache = reachable.length > 0 ? reachable : serving;
+    } else this.#cache = available;
     let expiresAt = Number.POSITIVE_INFINITY;
     for (const b of this.#list) if (b.ejectedUntil > now) expiresAt = Math.min(expiresAt, b.ejectedUntil);
     this.#cacheExpiresAt = expiresAt;

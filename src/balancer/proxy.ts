@@ -17,7 +17,7 @@ import { type Core, pickBackend } from './core.js';
 import type { ClientRequest, ClientResponse } from './downstream.js';
 import { type BalancerError, balancerError } from './errors.js';
 import { requestChannel, retryChannel } from './events.js';
-import { classifyFailure, countsAgainstServer } from './failures.js';
+import { classifyFailure, countsAgainstServer, isConnectFailure } from './failures.js';
 import { buildResponseHeaders, buildUpstreamHeaders } from './headers.js';
 import type { LegacyMark } from './legacy.js';
 import { atEventBoundary, type LongLived } from './long-lived.js';
@@ -218,6 +218,7 @@ class Attempt implements UpstreamHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.sent = true;
     this.abort = abort;
+    if (this.backend.unreachable) this.ex.core.members.setReachable(this.backend, true);
     if (this.ex.clientGone) abort(new Error('client closed the connection'));
     else if (this.ex.refused) abort(this.ex.refused);
   }
@@ -314,6 +315,7 @@ class Attempt implements UpstreamHandler {
       return void startAttempt(ex);
     }
     if (countsAgainstServer(error)) ex.core.members.recordFailure(backend);
+    if (isConnectFailure(error)) ex.core.members.setReachable(backend, false);
     if (!ex.res.headersSent && this.#mayRetry(this.sent ? 'sent' : 'not-sent')) {
       if (retryChannel.hasSubscribers) {
         retryChannel.publish({
