@@ -288,11 +288,11 @@ class ScenarioRun {
     const { durationMs } = this.#settings;
     const recorder = new Recorder(performance.now(), this.#bucketMs);
     this.#recorder = recorder;
-    const logins: { server: string; at: number }[] = [];
+    const logins: { server: string; sentAt: number }[] = [];
     const events = {
       onRequest: (r: Parameters<Recorder['request']>[0]) => recorder.request(r),
       onLoss: (kind: 'session' | 'items', n: number, at: number) => recorder.loss(kind, n, at),
-      onLogin: (server: string, at: number) => logins.push({ server, at }),
+      onLogin: (server: string, sentAt: number) => logins.push({ server, sentAt }),
     };
     const users = Array.from(
       { length: this.#model.users },
@@ -375,19 +375,22 @@ class ScenarioRun {
     recorder: Recorder,
     record: FaultRecord,
     oldServers: string[],
-    logins: { server: string; at: number }[],
+    logins: { server: string; sentAt: number }[],
     sessionsLeft: MigrationRecord['sessionsLeft'],
   ): MigrationRecord {
     const m = system.status().migration;
     const capped = m?.servers.some((s) => s.reason === 'cap') ?? false;
     const capAtMs = m?.capMs != null && capped ? record.atMs + m.capMs : null;
-    // From the moment the old servers were marked retiring (the new ones are up then); before
-    // it, the sticky fleet is all there is. The naive way: from the start of its redeploy.
-    const markedAt = m ? Date.parse(m.startedAt) - performance.timeOrigin : null;
+    // Logins sent after the old servers were marked retiring (the new ones are up then); before
+    // it, the sticky fleet is all there is. The naive way: from the start of its redeploy. By the
+    // time a login was sent, not answered: one sent just before the marking may be routed to an
+    // old server and answered after it, which is what the sticky fleet does, not a new login
+    // reaching an old server.
+    const markedAt = system.migrationBeganAt;
     const from = markedAt === null ? record.atMs : recorder.elapsed(markedAt);
     const loginsAfter: Record<string, number> = {};
     for (const l of logins)
-      if (recorder.elapsed(l.at) >= from) loginsAfter[l.server] = (loginsAfter[l.server] ?? 0) + 1;
+      if (recorder.elapsed(l.sentAt) >= from) loginsAfter[l.server] = (loginsAfter[l.server] ?? 0) + 1;
     return {
       oldServers,
       capAtMs,

@@ -37,8 +37,8 @@ export interface RequestRecord {
 export interface UserEvents {
   onRequest?(record: RequestRecord): void;
   onLoss?(kind: 'session' | 'items', count: number, at: number): void;
-  /** A login answered, by the server that holds the new session. */
-  onLogin?(server: string, at: number): void;
+  /** A login answered, by the server that holds the new session; `sentAt`: when it was sent. */
+  onLogin?(server: string, sentAt: number): void;
 }
 
 type Pending = { kind: 'remove'; sku: string } | { kind: 'checkout' } | null;
@@ -160,9 +160,10 @@ export class VirtualUser {
   }
 
   async login(): Promise<void> {
+    const sentAt = performance.now();
     const answer = await this.#call('POST', '/api/login', { user: this.name });
     if (answer?.user === this.name) {
-      this.#events.onLogin?.(answer.server, performance.now());
+      this.#events.onLogin?.(answer.server, sentAt);
       this.loggedIn = true;
       this.expected = { ...answer.cart };
       this.expectedOrders = answer.orders;

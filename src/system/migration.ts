@@ -42,6 +42,8 @@ export class Migration {
   readonly finished: Promise<void>;
   done = false;
   #started = Date.now();
+  /** `performance.now()` when the old servers were marked retiring, for in-process readers. */
+  beganAt: number | null = null;
   readonly #names: string[];
   readonly #results = new Map<string, RetireResult>();
   #finish!: () => void;
@@ -60,6 +62,7 @@ export class Migration {
   /** The old servers are marked retiring now: the cap counts from here. */
   begin(): void {
     this.#started = Date.now();
+    this.beganAt = performance.now();
   }
 
   /** Follows one old server's retirement; the migration is done when every one is. */

@@ -525,6 +525,15 @@ export class System {
     });
   }
 
+  /**
+   * `performance.now()` at the moment the old servers were marked retiring; null before. The
+   * monotonic clock of this process, unlike `status().migration.startedAt`, a wall-clock time to
+   * the millisecond: what the lab compares with its own request times.
+   */
+  get migrationBeganAt(): number | null {
+    return this.#migration?.beganAt ?? null;
+  }
+
   /** Resolves when a running migration is done (at once when none runs). */
   get migrated(): Promise<void> {
     return this.#migration?.finished ?? Promise.resolve();
