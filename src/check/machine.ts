@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
-import { AppProcess } from '../system/app-process.js';
+import { AppProcess, PortTakenError } from '../system/app-process.js';
 import type { Watchdog } from '../system/watchdog.js';
 import { CheckError } from './errors.js';
 import type { Identity } from './normalize.js';
@@ -118,6 +118,13 @@ export class Machine {
     } catch (cause) {
       const output = this.#app.output;
       const exit = this.#app.exit;
+      if (cause instanceof PortTakenError) {
+        throw new CheckError(
+          'UNPINNED_ERR_CHECK_PORT_TAKEN',
+          `${this.name} could not be reached on its own port: ${cause.message} The check talks only to the replicas it started, so it stops here; run it again when the machine is quieter.`,
+          { cause },
+        );
+      }
       if (/EADDRINUSE|address already in use/i.test(output)) {
         throw new CheckError(
           'UNPINNED_ERR_CHECK_PORT_TAKEN',

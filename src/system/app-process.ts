@@ -4,8 +4,28 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { SystemError } from './errors.js';
+import { portOwnedBy } from './port-owner.js';
 import { freePort } from './redis-server.js';
 import { killGroup, type Watchdog } from './watchdog.js';
+
+/** Starts on a fresh port after the one given was taken by another process (port-owner.ts). */
+const portAttempts = 3;
+
+class PortTaken extends Error {
+  constructor(cause: unknown) {
+    super('the port was taken by another process', { cause });
+  }
+}
+
+/** The app's port was taken by another process on every attempt. */
+export class PortTakenError extends SystemError {
+  constructor(name: string, port: number) {
+    super(
+      'UNPINNED_ERR_APP_START',
+      `${name}: its port answered, but another process listens on it (port ${port}, ${portAttempts} ports in a row). Is something on this machine taking ports as they come free?`,
+    );
+  }
+}
 
 export type AppState = 'starting' | 'up' | 'draining' | 'stopping' | 'down';
 
@@ -68,8 +88,24 @@ export class AppProcess {
     return { code: child.exitCode, signal: child.signalCode };
   }
 
-  /** Start and wait until the health check answers 2xx. */
+  /**
+   * Start and wait until the health check answers 2xx. A port that another process took between
+   * `freePort()` and the app's own listen (port-owner.ts) is not the app's failure: the app is
+   * started again on another port, a few times, before the start counts as failed.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#startOnce();
+      } catch (error) {
+        if (!(error instanceof PortTaken)) throw error;
+        if (attempt >= portAttempts) throw error.cause;
+      }
+    }
+  }
+
+  async #startOnce(): Promise<void> {
+    this.#log = [];
     this.port = await freePort();
     const [file, ...args] = this.#spec.command;
     const child = spawn(file!, args, {
@@ -95,7 +131,20 @@ export class AppProcess {
         resolve();
       }),
     );
-    await this.#waitHealthy(child);
+    try {
+      await this.#waitHealthy(child);
+    } catch (error) {
+      // EADDRINUSE on the port it was given: someone else took it first, or the app listens on
+      // a port of its own choosing; a few attempts on other ports tell the two apart.
+      if (/EADDRINUSE|address already in use/i.test(this.output)) throw new PortTaken(error);
+      throw error;
+    }
+    if (child.pid !== undefined && portOwnedBy(child.pid, this.port) === 'no') {
+      // What answered is another process on this port: the app never got it.
+      this.#signal(child, 'SIGKILL');
+      await this.#exited;
+      throw new PortTaken(new PortTakenError(this.name, this.port));
+    }
     this.state = 'up';
   }
 

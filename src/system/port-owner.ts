@@ -1,0 +1,108 @@
+/**
+ * Who listens on a loopback port, from /proc (Linux).
+ *
+ * An app server is given a port that was free a moment before it starts (`freePort`), and is
+ * judged ready when that port answers HTTP. Between the two, any other process on the machine
+ * that listens on port 0 may be handed the same port by the kernel; the app then fails with
+ * EADDRINUSE, or keeps running without listening, while the readiness probe, the balancer or the
+ * check talk to the stranger. Seen in a full test run: one replica of a `unpinned check` was a
+ * test server of another file, every step of a single-replica run differed, and the check called a
+ * stateful app stateless. Asking the kernel which socket listens, and which processes hold it,
+ * closes that gap.
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/**
+ * Whether the socket listening on `port` belongs to the process `pid`, one of its descendants
+ * or its process group; `unknown` where /proc cannot say (not Linux, or no listener in the
+ * tables of this network namespace).
+ *
+ * @example
+ * portOwnedBy(child.pid, 43121); // 'yes' | 'no' | 'unknown'
+ */
+export function portOwnedBy(pid: number, port: number): 'yes' | 'no' | 'unknown' {
+  const inodes = listeningInodes(port);
+  if (inodes === null || inodes.size === 0) return 'unknown';
+  for (const p of processTree(pid)) if (holdsSocket(p, inodes)) return 'yes';
+  return 'no';
+}
+
+/** Inodes of the sockets in LISTEN state on `port` (IPv4 and IPv6), or null without /proc. */
+function listeningInodes(port: number): Set<string> | null {
+  const inodes = new Set<string>();
+  let readAny = false;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    readAny = true;
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A') continue;
+      const local = f[1]!;
+      if (Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) inodes.add(f[9]!);
+    }
+  }
+  return readAny ? inodes : null;
+}
+
+/** `pid`, every process descended from it, and every process in its process group. */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  const tree = new Set<number>([pid]);
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [pid];
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const child = Number(name);
+    const ppid = Number(rest[1]);
+    if (Number(rest[2]) === pid) tree.add(child);
+    const list = parents.get(ppid);
+    if (list) list.push(child);
+    else parents.set(ppid, [child]);
+  }
+  const queue = [...tree];
+  while (queue.length > 0) {
+    for (const c of parents.get(queue.pop()!) ?? []) {
+      if (tree.has(c)) continue;
+      tree.add(c);
+      queue.push(c);
+    }
+  }
+  return [...tree];
+}
+
+function holdsSocket(pid: number, inodes: Set<string>): boolean {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    let link: string;
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (link.startsWith('socket:[') && inodes.has(link.slice(8, -1))) return true;
+  }
+  return false;
+}
