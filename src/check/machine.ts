@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
-import { AppProcess, PortTakenError } from '../system/app-process.js';
+import { AppProcess, listenFailed, PortTakenError } from '../system/app-process.js';
 import type { Watchdog } from '../system/watchdog.js';
 import { CheckError } from './errors.js';
 import type { Identity } from './normalize.js';
@@ -125,7 +125,7 @@ export class Machine {
           { cause },
         );
       }
-      if (/EADDRINUSE|address already in use/i.test(output)) {
+      if (listenFailed(output)) {
         throw new CheckError(
           'UNPINNED_ERR_CHECK_PORT_TAKEN',
           `${this.name} could not listen: the port it asked for is already taken (EADDRINUSE). Each replica gets its own free port in PORT: make the app listen on process.env.PORT.${tail(output)}`,

@@ -11,13 +11,12 @@ import { killGroup, type Watchdog } from './watchdog.js';
 /** Starts on a fresh port after the one given was taken by another process (port-owner.ts). */
 const portAttempts = 3;
 
-class PortTaken extends Error {
-  constructor(cause: unknown) {
-    super('the port was taken by another process', { cause });
-  }
+/** Whether an app's output says it could not listen because its port was taken. */
+export function listenFailed(output: string): boolean {
+  return /EADDRINUSE|address already in use/i.test(output);
 }
 
-/** The app's port was taken by another process on every attempt. */
+/** The port that answered was held by another process, not the app (port-owner.ts). */
 export class PortTakenError extends SystemError {
   constructor(name: string, port: number) {
     super(
@@ -98,8 +97,10 @@ export class AppProcess {
       try {
         return await this.#startOnce();
       } catch (error) {
-        if (!(error instanceof PortTaken)) throw error;
-        if (attempt >= portAttempts) throw error.cause;
+        // EADDRINUSE on the port it was given: someone else took it first, or the app listens on
+        // a port of its own choosing; a few attempts on other ports tell the two apart.
+        const taken = error instanceof PortTakenError || listenFailed(this.output);
+        if (!taken || attempt >= portAttempts) throw error;
       }
     }
   }
@@ -131,19 +132,12 @@ export class AppProcess {
         resolve();
       }),
     );
-    try {
-      await this.#waitHealthy(child);
-    } catch (error) {
-      // EADDRINUSE on the port it was given: someone else took it first, or the app listens on
-      // a port of its own choosing; a few attempts on other ports tell the two apart.
-      if (/EADDRINUSE|address already in use/i.test(this.output)) throw new PortTaken(error);
-      throw error;
-    }
+    await this.#waitHealthy(child);
     if (child.pid !== undefined && portOwnedBy(child.pid, this.port) === 'no') {
       // What answered is another process on this port: the app never got it.
       this.#signal(child, 'SIGKILL');
       await this.#exited;
-      throw new PortTaken(new PortTakenError(this.name, this.port));
+      throw new PortTakenError(this.name, this.port);
     }
     this.state = 'up';
   }

@@ -23,7 +23,10 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 export function portOwnedBy(pid: number, port: number): 'yes' | 'no' | 'unknown' {
   const inodes = listeningInodes(port);
   if (inodes === null || inodes.size === 0) return 'unknown';
-  for (const p of processTree(pid)) if (holdsSocket(p, inodes)) return 'yes';
+  // Most apps listen in the process started; the walk over every process is for the others
+  // (`npm start`, a shell, a cluster primary with workers).
+  if (holdsSocket(pid, inodes)) return 'yes';
+  for (const p of processTree(pid)) if (p !== pid && holdsSocket(p, inodes)) return 'yes';
   return 'no';
 }
 
