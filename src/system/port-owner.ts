@@ -5,10 +5,10 @@
  * judged ready when that port answers HTTP. Between the two, any other process on the machine
  * that listens on port 0 may be handed the same port by the kernel; the app then fails with
  * EADDRINUSE, or keeps running without listening, while the readiness probe, the balancer or the
- * check talk to the stranger. Seen in a full test run: one replica of a `unpinned check` was a
- * test server of another file, every step of a single-replica run differed, and the check called a
- * stateful app stateless. Asking the kernel which socket listens, and which processes hold it,
- * closes that gap.
+ * check talk to the stranger. A full test run once called a stateful fixture of `unpinned check`
+ * stateless, which this explains: a replica answering for another process makes every step of a
+ * single-replica run differ, and the differences are learned as noise. Asking the kernel which
+ * socket listens, and which processes hold it, closes that gap.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
