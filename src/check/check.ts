@@ -171,10 +171,15 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
       };
       return decide(replicas, run, journey, source, progress);
     })();
-    const decided = await work.catch((error: unknown) => {
-      throw options.signal?.aborted ? new Error('the check was interrupted', { cause: error }) : error;
-    });
-    if (options.harOut) for (const r of runs) writeRunHar(options.harOut, r);
+    const decided = await work
+      .catch((error: unknown) => {
+        throw options.signal?.aborted ? new Error('the check was interrupted', { cause: error }) : error;
+      })
+      .finally(() => {
+        // Also when the check stops with a setup error: "the app rejects step 9" is when the
+        // runs so far are most worth reading.
+        if (options.harOut) for (const r of runs) writeRunHar(options.harOut, r);
+      });
     // The promised fields first, in the order the documentation shows them.
     const { verdict, replicas: _, steps, findings, ...rest } = decided;
     return {

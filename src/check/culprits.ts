@@ -31,12 +31,12 @@ export type CulpritId =
 export const culprits: Record<CulpritId, { culprit: string; fix: string }> = {
   'session-memory': {
     culprit:
-      "sessions kept in process memory (express-session's default MemoryStore, another in-memory session store, or a Map of login tokens)",
-    fix: 'Keep sessions in a store every replica shares: unpinned/redis (docs/getting-started.md), or connect-redis for express-session (docs/migrating.md). Every replica must also sign cookies with the same secret; login tokens go to Redis too, or are signed (JWT) with a key every replica has.',
+      'sessions kept in process memory (the default MemoryStore of express-session or @fastify/session, another in-memory session store, or a Map of login tokens)',
+    fix: 'Keep sessions in a store every replica shares: unpinned/redis (docs/getting-started.md), or connect-redis for express-session and @fastify/session (docs/migrating.md). Every replica must also sign cookies with the same secret; login tokens go to Redis too, or are signed (JWT) with a key every replica has.',
   },
   'rate-limit-memory': {
     culprit:
-      "rate-limit counters kept in process memory (express-rate-limit's default MemoryStore): each replica counts alone, so N replicas allow N times the limit",
+      "rate-limit counters kept in process memory (express-rate-limit's default MemoryStore, @fastify/rate-limit without redis): each replica counts alone, so N replicas allow N times the limit",
     fix: "Count in a shared store: rate-limit-redis's RedisStore for express-rate-limit, or @fastify/rate-limit with its redis option.",
   },
   'csrf-memory': {
@@ -103,22 +103,42 @@ function sentNames(record: StepRecord): string[] {
   });
 }
 
-/** The earlier step that most likely wrote what step `k` could not read. */
-export function writerOf(records: readonly StepRecord[], k: number): StepRecord | null {
+/**
+ * The earlier step that most likely wrote what step `k` could not read: the step that set a
+ * cookie the request carried or made a value it sent; for a rate limit, the last hit on the same
+ * route elsewhere; else the last write elsewhere. A value copied from an earlier answer that is
+ * the same in every run (a route name in a page's script, a prefilled e-mail) links nothing.
+ */
+export function writerOf(records: readonly StepRecord[], k: number, culprit?: CulpritId): StepRecord | null {
   const reader = records[k]!;
   const elsewhere = (j: number) =>
     records[j]!.machine !== reader.machine ||
     records.slice(j + 1, k + 1).some((r) => r.restarted && r.machine === reader.machine);
   const linked = new Set([
     ...reader.cookiesSent.map((c) => c.setAt),
-    ...(reader.input.correlated ?? []).map((c) => c.from),
+    ...(reader.input.correlated ?? []).filter((c) => c.changed).map((c) => c.from),
   ]);
   const before = records.slice(0, k).map((_, j) => k - 1 - j);
+  const write = (j: number) => elsewhere(j) && !safe(records[j]!.input.method);
   const pick =
+    (culprit === 'rate-limit-memory'
+      ? before.find((j) => elsewhere(j) && records[j]!.label === reader.label)
+      : undefined) ??
+    (culprit === 'module-cache' ? before.find(write) : undefined) ??
     before.find((j) => elsewhere(j) && linked.has(j)) ??
-    before.find((j) => elsewhere(j) && !safe(records[j]!.input.method)) ??
+    before.find(write) ??
     before.find(elsewhere);
   return pick === undefined ? null : records[pick]!;
+}
+
+/** The value of cookie `name` in the Cookie header a request sent. */
+function sentValue(record: StepRecord, name: string): string | undefined {
+  const header = record.input.headers.find(([n]) => n.toLowerCase() === 'cookie')?.[1] ?? '';
+  for (const pair of header.split(/;\s*/)) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq) === name) return pair.slice(eq + 1);
+  }
+  return undefined;
 }
 
 /** Two numbers where an id sits: a JSON `id`/`…Id`/`…_id`, or a number in a redirect path. */
@@ -135,6 +155,24 @@ function idDifference(d: Difference): boolean {
 export interface Diagnosis {
   id: CulpritId;
   evidence: string[];
+  /** A more precise culprit and fix than the id's own, when the evidence allows one. */
+  culprit?: string;
+  fix?: string;
+}
+
+/**
+ * A session cookie that is a JWT carries the whole session: a replica that cannot read it
+ * checks it with another key, one each process made for itself at startup.
+ */
+function signedToken(reader: StepRecord, name: string): { culprit: string; fix: string; why: string } | null {
+  const value = sentValue(reader, name) ?? '';
+  if (!/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/.test(value)) return null;
+  return {
+    why: `cookie ${name} is a signed token (a JWT): the replica that rejected it checks it with another key`,
+    culprit:
+      'a signing key made by each process at startup (crypto.randomBytes for a JWT secret or a cookie secret): a token one replica signed, the others reject',
+    fix: 'Read the signing key from the environment or a secret store, the same on every replica (JWT_SECRET, the session secret); rotate it with a list of keys that every replica accepts.',
+  };
 }
 
 /**
@@ -160,10 +198,10 @@ export function diagnose(input: {
   }
   if (probes.readerRestartedMatches) {
     evidence.push(
+      'on one replica restarted just before this step the answer was right: nothing was lost',
       `${reader.machine}, restarted just before this step, answered right: it had kept an old copy`,
     );
-  }
-  if (probes.oneReplicaRestartedMatches === true) {
+  } else if (probes.oneReplicaRestartedMatches === true) {
     evidence.push(
       'on one replica restarted just before this step the answer was right: the state survives a restart',
     );
@@ -172,29 +210,40 @@ export function diagnose(input: {
       'on one replica restarted just before this step the answer was wrong too: the state was in memory',
     );
   }
-  const done = (id: CulpritId) => ({ id, evidence });
+  const done = (id: CulpritId): Diagnosis => ({ id, evidence });
+  const sessions = (cookie: string): Diagnosis => {
+    const token = signedToken(reader, cookie);
+    if (!token) return done('session-memory');
+    evidence.push(token.why);
+    return { id: 'session-memory', evidence, culprit: token.culprit, fix: token.fix };
+  };
 
   if (/\/socket\.io\//.test(path) || /[?&]EIO=/.test(path)) return done('socket-io');
   if (probes.readerRestartedMatches) return done('module-cache');
   if (probes.oneReplicaRestartedMatches) return done('local-disk');
-  if (
-    difference.key === 'header.ratelimit-remaining' ||
-    reader.response.status === 429 ||
-    reference.response.status === 429
-  ) {
-    return done('rate-limit-memory');
-  }
+  // Both answers a 429 with the same count left is a limit every replica agrees on; what
+  // differs then is elsewhere (a retry time), not the counters.
+  const limited = (reader.response.status === 429) !== (reference.response.status === 429);
+  if (difference.key === 'header.ratelimit-remaining' || limited) return done('rate-limit-memory');
   // The app issued a new value for a cookie the request carried: it did not know the one it got.
-  const reissued = reader.cookieChanges.filter(
-    (c) => c.action === 'set' && reader.cookiesSent.some((s) => s.name === c.name && s.setAt >= 0),
+  // Some session libraries (@fastify/session) set their cookie on every answer, with the value
+  // the request carried when they know the session: only a new value counts.
+  const renewed = (record: StepRecord, name: string) =>
+    record.cookieChanges.some(
+      (c) =>
+        c.name === name &&
+        c.action === 'set' &&
+        sentValue(record, name) !== undefined &&
+        c.value !== sentValue(record, name),
+    );
+  const fresh = reader.cookiesSent.find(
+    (s) => s.setAt >= 0 && renewed(reader, s.name) && !renewed(reference, s.name),
   );
-  const reissuedInReference = new Set(reference.cookieChanges.map((c) => c.name));
-  const fresh = reissued.find((c) => !reissuedInReference.has(c.name));
   if (fresh) {
     evidence.push(
       `${reader.machine} answered with a new ${fresh.name} cookie: it did not know the session the request carried`,
     );
-    return done('session-memory');
+    return sessions(fresh.name);
   }
   const correlated = reader.input.correlated ?? [];
   if (
@@ -214,7 +263,8 @@ export function diagnose(input: {
     correlated.some((c) => csrfName.test(c.slot)) || sentNames(reader).some((n) => csrfName.test(n));
   if (csrfSent && reader.response.status >= 400 && reference.response.status < 400)
     return done('csrf-memory');
-  if (sentCookies.some((c) => sessionName.test(c.name))) return done('session-memory');
+  const session = sentCookies.find((c) => sessionName.test(c.name));
+  if (session) return sessions(session.name);
   if (idDifference(difference)) return done('id-sequence');
   return done('module-state');
 }

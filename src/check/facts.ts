@@ -102,7 +102,7 @@ const decodeSafe = (s: string) => {
 
 /**
  * Remaining requests from the rate-limit headers: draft-ietf-httpapi-ratelimit-headers
- * (`RateLimit-Remaining`, or `RateLimit: limit=5, remaining=4` / `"p";r=4;t=60`) and the
+ * (`RateLimit-Remaining`, or `RateLimit: limit=5, remaining=4` / `"p";r=4;t=60` / `"5-in-15min"; r=4; t=900`) and the
  * older `X-RateLimit-Remaining`. express-rate-limit and most gateways send one of them.
  */
 function rateLimitRemaining(headers: readonly [string, string][]): string | undefined {
@@ -110,7 +110,8 @@ function rateLimitRemaining(headers: readonly [string, string][]): string | unde
   const plain = get('ratelimit-remaining') ?? get('x-ratelimit-remaining');
   if (plain !== undefined) return plain.trim();
   const combined = get('ratelimit');
-  return combined ? /(?:remaining=|;r=)(\d+)/.exec(combined)?.[1] : undefined;
+  // Structured fields (RFC 8941) allow a space after ';': express-rate-limit's draft-8 sends `; r=4`.
+  return combined ? /(?:\bremaining=|;\s*r=)(\d+)/.exec(combined)?.[1] : undefined;
 }
 
 function bodyFacts(body: Buffer, type: string, context: FactContext, put: Put, text: string[]): void {

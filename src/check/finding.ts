@@ -121,7 +121,7 @@ export async function explain(
   }
   const { difference } = divergence;
   const diagnosis = diagnose({ reader, reference: reference.records[k]!, difference, probes });
-  const writer = writerOf(rotated.records, k);
+  const writer = writerOf(rotated.records, k, diagnosis.id);
   return {
     step: divergence.step + 1,
     request: reference.records[divergence.step]?.label ?? reader.label,
@@ -130,7 +130,8 @@ export async function explain(
     got: display(difference.kind, difference.got),
     wroteOn: writer?.machine ?? null,
     readOn: reader.machine,
-    ...culprits[diagnosis.id],
+    culprit: diagnosis.culprit ?? culprits[diagnosis.id].culprit,
+    fix: diagnosis.fix ?? culprits[diagnosis.id].fix,
     culpritId: diagnosis.id,
     key: difference.key,
     writtenAtStep: writer ? writer.step + 1 : null,

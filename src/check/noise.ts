@@ -42,6 +42,10 @@ export interface StepModel {
   templates: RegExp[];
   /** Text nodes came and went between runs: extra text is not a difference. */
   loose: boolean;
+  /** Text nodes that differed between runs, as they were: one of them missing is not a difference. */
+  varying: Set<string>;
+  /** Path segments (by index) that differed between runs: an id the app made anew each run. */
+  segments: Set<number>;
   /** Facts masked, for the report. */
   noise: number;
 }
@@ -116,6 +120,7 @@ export function learnStep(reference: Facts, others: readonly Facts[]): StepModel
   let stable = counts(reference.text);
   const templates: RegExp[] = [];
   let loose = false;
+  const varying = new Set<string>();
   const refContainers = containersOf(reference);
   for (const other of others) {
     const otherContainers = containersOf(other);
@@ -137,12 +142,24 @@ export function learnStep(reference: Facts, others: readonly Facts[]): StepModel
       const m = Math.min(n, otherCounts.get(s) ?? 0);
       if (m > 0) common.set(s, m);
     }
-    const paired = pairTemplates(minus(reference.text, common), minus(other.text, common));
+    const [mine, theirs] = [minus(reference.text, common), minus(other.text, common)];
+    for (const node of [...mine, ...theirs]) varying.add(node);
+    const paired = pairTemplates(mine, theirs);
     templates.push(...paired.templates);
     loose ||= paired.unpaired;
     stable = common;
   }
-  return { reference, masked, wild, stable, templates, loose, noise: masked.size + templates.length };
+  return {
+    reference,
+    masked,
+    wild,
+    stable,
+    templates,
+    loose,
+    varying,
+    segments: new Set(),
+    noise: masked.size + templates.length,
+  };
 }
 
 const order: [RegExp, DifferenceKind][] = [
@@ -202,8 +219,10 @@ function compareText(model: StepModel, text: readonly string[], kind: 'html' | '
   const missing = minus(
     [...model.stable.keys()].flatMap((s) => Array(model.stable.get(s)).fill(s)),
     counts(text),
+  ).filter((s) => !model.varying.has(s));
+  const extra = minus(text, model.stable).filter(
+    (s) => !model.varying.has(s) && !model.templates.some((t) => t.test(s)),
   );
-  const extra = minus(text, model.stable).filter((s) => !model.templates.some((t) => t.test(s)));
   const closest = (s: string, pool: readonly string[]) => {
     const w = new Set(words(s));
     let best: string | null = null;

@@ -2,7 +2,7 @@
  * Noise every app has, masked before anything is compared: the serving
  * replica's own identity (its name, pid, port and directories, which the check
  * knows), and values that change with the clock or are random by construction
- * (dates and times, epoch timestamps, UUIDs, long hex and token strings). What is
+ * (dates and times, epoch timestamps, durations, UUIDs, long hex and token strings). What is
  * left to vary is learned from the single-replica runs (noise.ts). Masking a
  * random token never hides server-local state: state shows in what a replica
  * does with a value, not in the value's spelling.
@@ -42,6 +42,12 @@ const patterns: [RegExp, string][] = [
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '⟨uuid⟩'],
   [/(?<![\w.])\d{10}(?:\d{3})?(?:\.\d+)?(?![\w.])/g, '⟨epoch⟩'],
   [/\b[0-9a-f]{16,}\b/gi, '⟨hex⟩'],
+  // Durations counted down from a moment ("retry in 59 seconds", "expires in 1 hour"): a run
+  // that restarts a replica is slower than one that does not, and reads a second or two less.
+  [
+    /(?<![\w.])\d+(?:\.\d+)?(?: ?(?:ms|milliseconds?|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?)|s)\b/g,
+    '⟨duration⟩',
+  ],
 ];
 
 // Random-looking tokens: long, with letters and digits mixed (base64, base64url, nanoid, JWT parts).
@@ -53,6 +59,21 @@ const isRandom = (s: string) => {
   const letters = s.match(/[A-Za-z]/g)?.length ?? 0;
   return letters >= 2 && (/\d/.test(s) || (/[a-z]/.test(s) && /[A-Z]/.test(s)));
 };
+
+/**
+ * A value random by construction: a UUID, a long hex string or a long mixed token.
+ *
+ * @example
+ * looksRandom('1ae22bdf-5a1c-4c8e-9d0e-3f2b1c0a9e77'); // true
+ * looksRandom('orders'); // false
+ */
+export function looksRandom(value: string): boolean {
+  return (
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value) ||
+    /^[0-9a-f]{16,}$/i.test(value) ||
+    (/^[A-Za-z0-9_\-+]{16,}={0,2}$/.test(value) && isRandom(value))
+  );
+}
 
 /** Epoch numbers count only when they are within ten years of now (an id of ten digits is not a time). */
 function isEpoch(text: string): boolean {

@@ -70,7 +70,7 @@ describeRedis('unpinned check (the command)', () => {
       expect(out.code).toBe(1);
       expect(out.stdout).toMatch(/^✗ stateful/);
       expect(out.stdout).toMatch(
-        /culprit +sessions kept in process memory \(express-session's default MemoryStore/,
+        /culprit +sessions kept in process memory \(the default MemoryStore of express-session/,
       );
       expect(out.stderr).toMatch(/unpinned check: single-replica run 1 of 2/);
       const result = JSON.parse(readFileSync(json, 'utf8'));

@@ -1,10 +1,12 @@
 /** What the check compares, and what it ignores: normalization, facts, learned noise. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { firstDivergence, learn } from '../../src/check/compare.js';
 import { ancestors, type Facts, factsOf } from '../../src/check/facts.js';
 import { scanHtml } from '../../src/check/html.js';
 import { compareStep, learnStep } from '../../src/check/noise.js';
 import { normalizer } from '../../src/check/normalize.js';
+import { label, type Run, type StepRecord } from '../../src/check/replay.js';
 
 const identity = {
   name: 'replica-2',
@@ -184,5 +186,120 @@ describe('noise', () => {
     });
     const redirected = facts('<p>Log in</p>', 'text/html', 302, [['location', '/login']]);
     expect(compareStep(model, redirected)).toMatchObject({ kind: 'status', expected: '200', got: '302' });
+  });
+});
+
+describe('learn (a run against the reference, step by step)', () => {
+  const record = (
+    step: number,
+    method: string,
+    path: string,
+    body: string,
+    headers: [string, string][] = [],
+  ) => {
+    const response = {
+      status: headers.some(([n]) => n === 'location') ? 303 : 200,
+      statusText: 'OK',
+      headers: [['content-type', 'text/html'], ...headers] as [string, string][],
+      body: Buffer.from(body),
+      setCookies: [],
+    };
+    return {
+      step,
+      label: label(method, path),
+      input: { method, path, headers: [], body: null },
+      response,
+      machine: 'replica-1',
+      restarted: false,
+      identity,
+      facts: factsOf(response, { normalize: mask, origins: [], cookies: [] }),
+      cookiesSent: [],
+      cookieChanges: [],
+    } as unknown as StepRecord;
+  };
+  const run = (...records: StepRecord[]): Run => ({
+    plan: { name: 'run', machines: ['replica-1'], route: () => 'replica-1' },
+    records,
+    aborted: null,
+    ms: 0,
+  });
+  // POST /notes redirects to the new note's id, which the next step opens.
+  const notes = (id: string, text = 'buy milk') =>
+    run(
+      record(0, 'POST', '/notes', '', [['location', `/notes/${id}`]]),
+      record(1, 'GET', `/notes/${id}`, `<h1>Note</h1><p>${text}</p>`),
+    );
+
+  it('takes an id the app made at an earlier step for the same request, in every run', () => {
+    const reference = notes('Xy3k9aBc');
+    const models = learn(reference, [notes('Q2mn8pLd')]);
+    expect(firstDivergence(models, reference, notes('Hb7tR2wq'))).toBe(null);
+    // Random by its shape, even where the single-replica runs happened to agree.
+    const uuid = notes('1ae22bdf-5a1c-4c8e-9d0e-3f2b1c0a9e77');
+    expect(firstDivergence(learn(uuid, [uuid]), uuid, notes('e54d83be-0b7a-4f51-8a34-4f7d7c1f0c2e'))).toBe(
+      null,
+    );
+    // What the note says is still compared.
+    expect(firstDivergence(models, reference, notes('Hb7tR2wq', 'call Bob'))).toMatchObject({
+      step: 1,
+      difference: { kind: 'html', expected: 'buy milk' },
+    });
+  });
+
+  it('still tells another request from the same one', () => {
+    const reference = notes('Xy3k9aBc');
+    const models = learn(reference, [notes('Q2mn8pLd')]);
+    const other = run(
+      record(0, 'POST', '/notes', '', [['location', '/notes/Hb7tR2wq']]),
+      record(1, 'GET', '/users/Hb7tR2wq', '<h1>Note</h1><p>buy milk</p>'),
+    );
+    expect(firstDivergence(models, reference, other)).toMatchObject({
+      step: 1,
+      difference: { kind: 'request' },
+    });
+    // A single-replica run that went elsewhere (a script that branched) is no lesson on ids.
+    const branched = run(
+      record(0, 'POST', '/notes', '', [['location', '/notes/Xy3k9aBc']]),
+      record(1, 'GET', '/login', '<h1>Log in</h1>'),
+    );
+    const strict = learn(reference, [branched]);
+    expect(strict[1]!.segments.size).toBe(0);
+  });
+
+  it("pools what varied between runs over a route's steps, never what differs between its steps", () => {
+    const page = (quote: string, cart: string) => `<p>${quote}</p><p>${cart}</p>`;
+    const shop = (q: string[], carts = ['cart empty', 'cart empty', '1 item']) =>
+      run(
+        record(0, 'GET', '/cart', page(q[0]!, carts[0]!)),
+        record(1, 'GET', '/cart', page(q[1]!, carts[1]!)),
+        record(2, 'GET', '/cart', page(q[2]!, carts[2]!)),
+      );
+    // At step 1 both single-replica runs drew the same quote; at the others they did not.
+    const reference = shop(['Tea is hope', 'Tea is hope', 'Drink it hot']);
+    const models = learn(reference, [shop(['Drink it hot', 'Tea is hope', 'Tea is hope'])]);
+    expect(firstDivergence(models, reference, shop(['Tea is hope', 'Drink it hot', 'Tea is hope']))).toBe(
+      null,
+    );
+    // "cart empty" is what step 1 shows in every run: at step 2, where the cart had an item, it is state.
+    expect(
+      firstDivergence(
+        models,
+        reference,
+        shop(['Tea is hope', 'Tea is hope', 'Drink it hot'], ['cart empty', 'cart empty', 'cart empty']),
+      ),
+    ).toMatchObject({ step: 2, difference: { expected: '1 item', got: 'cart empty' } });
+  });
+
+  it('masks a time counted down, which a slower run reads a little lower', () => {
+    expect(mask('Rate limit exceeded, retry in 59 seconds')).toBe(
+      mask('Rate limit exceeded, retry in 1 minute'),
+    );
+    expect(mask('up 12 ms, 3s')).toBe('up ⟨duration⟩, ⟨duration⟩');
+    expect(mask('2 items in your cart')).toBe('2 items in your cart');
+  });
+
+  it("reads express-rate-limit's draft-8 header, with a space after each ';'", () => {
+    const limited = facts('', 'text/plain', 200, [['ratelimit', '"5-in-15min"; r=4; t=900']]);
+    expect(limited.scalar.get('header.ratelimit-remaining')).toBe('4');
   });
 });
