@@ -78,9 +78,10 @@ function route(record: StepRecord, segments: ReadonlySet<number>): string {
  *
  * Noise is learned per step, then pooled over the steps of one route: a value that varied at
  * one `GET /cart` of a run (a quote drawn from a handful, a retry time) can vary at every
- * `GET /cart`, even where the single-replica runs happened to draw alike. Only what varied
- * between runs is pooled, never what a route shows at different steps: "your cart is empty"
- * at step 3 does not excuse it at step 7, where the cart had an item.
+ * `GET /cart`, even where the single-replica runs happened to draw alike; a text that varied
+ * anywhere can vary everywhere. Only what varied between runs is pooled, never what a route
+ * shows at different steps: "your cart is empty" at step 3 does not excuse it at step 7,
+ * where the cart had an item.
  *
  * @example
  * const models = learn(baseline1, [baseline2]);
@@ -118,11 +119,14 @@ export function learn(reference: Run, others: Run[]): StepModel[] {
     const group = steps.map((i) => models[i]!);
     const masked = new Set(group.flatMap((m) => [...m.masked]));
     const wild = new Set(group.flatMap((m) => [...m.wild]));
-    const varying = new Set(group.flatMap((m) => [...m.varying]));
     const templates = group.flatMap((m) => m.templates);
     const loose = group.some((m) => m.loose);
-    for (const m of group) Object.assign(m, { masked, wild, varying, templates, loose });
+    for (const m of group) Object.assign(m, { masked, wild, templates, loose });
   }
+  // A text that varied between runs anywhere (a quote of the day in every page's footer) is
+  // a random pick wherever it shows, also on a page the journey opened once.
+  const varying = new Set(models.flatMap((m) => [...m.varying]));
+  for (const m of models) m.varying = varying;
   return models;
 }
 

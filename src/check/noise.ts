@@ -216,13 +216,27 @@ const rank = (kind: DifferenceKind) => {
 };
 
 function compareText(model: StepModel, text: readonly string[], kind: 'html' | 'text'): Difference | null {
-  const missing = minus(
+  const gone = minus(
     [...model.stable.keys()].flatMap((s) => Array(model.stable.get(s)).fill(s)),
     counts(text),
-  ).filter((s) => !model.varying.has(s));
-  const extra = minus(text, model.stable).filter(
-    (s) => !model.varying.has(s) && !model.templates.some((t) => t.test(s)),
   );
+  const missing = gone.filter((s) => !model.varying.has(s));
+  const added = minus(text, model.stable);
+  const noisy = (s: string) => model.varying.has(s) || model.templates.some((t) => t.test(s));
+  const extra = added.filter((s) => !noisy(s));
+  // A random pick that was alike in every single-replica run here stands in for another
+  // pick in this one, which may be one no run drew before: each node excused as missing, and
+  // not already answered by an extra node known to vary, excuses the extra node most like it.
+  const unanswered = gone.filter((s) => model.varying.has(s)).slice(added.filter(noisy).length);
+  for (const excused of unanswered) {
+    const size = words(excused).length;
+    let best = -1;
+    extra.forEach((s, i) => {
+      if (best === -1 || Math.abs(words(s).length - size) < Math.abs(words(extra[best]!).length - size))
+        best = i;
+    });
+    if (best !== -1) extra.splice(best, 1);
+  }
   const closest = (s: string, pool: readonly string[]) => {
     const w = new Set(words(s));
     let best: string | null = null;
@@ -233,10 +247,10 @@ function compareText(model: StepModel, text: readonly string[], kind: 'html' | '
     }
     return best;
   };
-  const gone = missing[0];
-  if (gone !== undefined)
-    return { kind, key: gone, expected: gone, got: closest(gone, extra) ?? extra[0] ?? null };
-  const added = extra[0];
-  if (added !== undefined && !model.loose) return { kind, key: added, expected: null, got: added };
+  const lost = missing[0];
+  if (lost !== undefined)
+    return { kind, key: lost, expected: lost, got: closest(lost, extra) ?? extra[0] ?? null };
+  const surplus = extra[0];
+  if (surplus !== undefined && !model.loose) return { kind, key: surplus, expected: null, got: surplus };
   return null;
 }

@@ -60,6 +60,18 @@ describeRedis('unpinned check on fixture apps', () => {
     }
   });
 
+  it.concurrent('finds notes kept in a Map behind ids made at random', async () => {
+    const result = await run('clean-random-ids', { NOTES_STORE: 'memory' });
+    expect(result.findings[0]).toMatchObject({
+      step: 3,
+      kind: 'status',
+      culpritId: 'module-state',
+      wroteOn: 'replica-2',
+      readOn: 'replica-3',
+    });
+    expect(result.findings[0]!.request).toMatch(/^GET \/notes\/[\w-]{36}$/);
+  });
+
   it.concurrent('finds login tokens kept in a Map, with a journey written in code', async () => {
     const result = await limited(() =>
       check({
@@ -122,6 +134,20 @@ describeRedis('unpinned check on fixture apps', () => {
       expect(result.steps.filter((s) => s.correlated > 0).map((s) => s.request)).toEqual(
         expect.arrayContaining(['POST /login', 'POST /api/notes']),
       );
+    });
+
+    it('ids the app makes at random in paths: a UUID after a redirect, in an API call, a short share link', async () => {
+      const result = await run('clean-random-ids');
+      expect(result).toMatchObject({ verdict: 'stateless', findings: [] });
+      expect(result.steps.map((s) => s.request.replace(/[\w-]{8,}/g, '<id>'))).toEqual([
+        'GET /',
+        'POST /notes',
+        'GET /notes/<id>',
+        'PATCH /api/notes/<id>',
+        'POST /api/notes/<id>/share',
+        'GET /s/<id>',
+        'GET /notes/<id>',
+      ]);
     });
 
     it('signed-cookie sessions on plain node:http, no store at all', async () => {

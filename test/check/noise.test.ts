@@ -290,6 +290,30 @@ describe('learn (a run against the reference, step by step)', () => {
     ).toMatchObject({ step: 2, difference: { expected: '1 item', got: 'cart empty' } });
   });
 
+  it('takes a text that varied anywhere for a random pick everywhere, also on a page opened once', () => {
+    const page = (path: string, quote: string, step: number) =>
+      record(step, 'GET', path, `<h1>${path}</h1><blockquote>${quote}</blockquote>`);
+    const shop = (q: string[]) =>
+      run(page('/', q[0]!, 0), page('/tea/sencha', q[1]!, 1), page('/cart', q[2]!, 2));
+    const reference = shop(['Tea is hope', 'Drink it hot', 'Tea is hope']);
+    const models = learn(reference, [shop(['Drink it hot', 'Drink it hot', 'Tea is hope'])]);
+    // The one /tea/sencha drew alike in both runs, and another quote in this one.
+    expect(firstDivergence(models, reference, shop(['Tea is hope', 'A new quote here', 'Tea is hope']))).toBe(
+      null,
+    );
+    // The page's own text is still compared.
+    const soldOut = record(
+      1,
+      'GET',
+      '/tea/sencha',
+      '<h1>/tea/sencha</h1><p>Sold out</p><blockquote>Tea is hope</blockquote>',
+    );
+    expect(firstDivergence(models, reference, run(page('/', 'Tea is hope', 0), soldOut))).toMatchObject({
+      step: 1,
+      difference: { got: 'Sold out' },
+    });
+  });
+
   it('masks a time counted down, which a slower run reads a little lower', () => {
     expect(mask('Rate limit exceeded, retry in 59 seconds')).toBe(
       mask('Rate limit exceeded, retry in 1 minute'),
