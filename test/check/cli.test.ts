@@ -142,6 +142,46 @@ describeRedis('unpinned check (the command)', () => {
       expect(out.stderr).toMatch(/✓ stateless as far as this journey shows/);
     });
 
+    it('says next to the verdict, and in warnings, that a WebSocket was not replayed', async () => {
+      const recording = JSON.parse(readFileSync(har('clean-cookie'), 'utf8'));
+      const first = recording.log.entries[0];
+      const socket = structuredClone(first);
+      socket.request.url = `${new URL(first.request.url).origin.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
+      socket.response.status = 101;
+      // Opened last, as a page opens its socket after loading.
+      socket.startedDateTime = new Date(
+        Date.parse(recording.log.entries.at(-1).startedDateTime) + 1000,
+      ).toISOString();
+      recording.log.entries.push(socket);
+      const path = join(scratch, 'with-websocket.har');
+      writeFileSync(path, JSON.stringify(recording));
+      const json = join(scratch, 'with-websocket.json');
+      const out = await unpinned(
+        '--app',
+        'node apps/clean-cookie.mjs',
+        '--har',
+        path,
+        '--env',
+        'COOKIE_SECRET=from-the-environment',
+        '--json',
+        json,
+      );
+      expect(out.code).toBe(0);
+      const lines = out.stdout.split('\n');
+      expect(lines[0]).toMatch(/^✓ stateless/);
+      expect(lines[1]).toMatch(
+        /^ {2}! The recording has 1 WebSocket connection \(Socket\.IO over WebSocket\)/,
+      );
+      const result = JSON.parse(readFileSync(json, 'utf8'));
+      expect(result.warnings).toEqual([
+        {
+          code: 'UNPINNED_WARN_CHECK_REALTIME_NOT_REPLAYED',
+          message: expect.stringContaining('docs/check.md#what-it-cannot-see'),
+        },
+      ]);
+      expect(result.journey.skipped).toEqual([expect.objectContaining({ entry: 5 })]);
+    });
+
     it('replays a journey written in code (--script)', async () => {
       const out = await unpinned(
         '--app',
