@@ -44,7 +44,7 @@ export function checkWarnings(journey: { steps: number; skipped: Skipped[] }, or
     ].join(' and ');
     warnings.push({
       code: 'UNPINNED_WARN_CHECK_REALTIME_NOT_REPLAYED',
-      message: `The recording has ${what}${io ? ' (Socket.IO over WebSocket)' : ''}, not replayed: their messages were not checked, nor whether a broadcast or a room reaches clients on other replicas (that needs an adapter every replica shares, such as @socket.io/redis-adapter or unpinned/realtime). See docs/check.md#what-it-cannot-see.`,
+      message: `The recording has ${what}${io ? ' (Socket.IO over WebSocket)' : ''}, not replayed: ${sockets.length + streams.length === 1 ? 'its' : 'their'} messages were not checked, nor whether a broadcast or a room reaches clients on other replicas (that needs an adapter every replica shares, such as @socket.io/redis-adapter or unpinned/realtime). See docs/check.md#what-it-cannot-see.`,
     });
   }
   // A skipped request went to the app when it has the app's host (a ws: URL included); without

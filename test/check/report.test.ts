@@ -83,6 +83,7 @@ describe('warnings: what the verdict does not cover', () => {
     expect(warnings[0]!.message).toMatch(
       /1 WebSocket connection \(Socket\.IO over WebSocket\), not replayed/,
     );
+    expect(warnings[0]!.message).toMatch(/not replayed: its messages were not checked/);
     expect(warnings[0]!.message).toMatch(/broadcast or a room/);
     expect(warnings[0]!.message).toContain('docs/check.md#what-it-cannot-see');
 
