@@ -24,6 +24,7 @@ import { type HarJourney, harJourney, type Skipped } from './har-journey.js';
 import { writeRunHar } from './har-out.js';
 import type { Machine, MachineOptions } from './machine.js';
 import { type Journey, type Plan, type Run, type RunContext, runPlan } from './replay.js';
+import { type CheckWarning, checkWarnings } from './report.js';
 import { scriptJourney } from './script-journey.js';
 import { scratchParent, workdirSize } from './workdir.js';
 
@@ -63,6 +64,8 @@ export interface CheckResult {
   replicas: number;
   steps: StepSummary[];
   findings: Finding[];
+  /** What the verdict does not cover (WebSockets, a journey mostly skipped); empty when nothing. */
+  warnings: CheckWarning[];
   journey: { source: string; kind: 'har' | 'script'; steps: number; skipped: Skipped[] };
   restart: { beforeStep: number; replica: string } | null;
   noise: { masked: number };
@@ -257,6 +260,7 @@ async function decide(
   const common = {
     replicas,
     steps: summary,
+    warnings: checkWarnings({ steps, skipped: journey.skipped ?? [] }, journey.origin),
     journey: {
       source,
       kind: journey.steps ? ('har' as const) : ('script' as const),

@@ -11,5 +11,5 @@
 export { type CheckOptions, type CheckResult, check, type Finding, type StepSummary } from './check.js';
 export { type CulpritId, culprits } from './culprits.js';
 export { CheckError, type CheckErrorCode } from './errors.js';
-export { formatReport } from './report.js';
+export { type CheckWarning, formatReport } from './report.js';
 export type { StepApi, StepOptions, StepResponse } from './script-journey.js';

@@ -24,8 +24,27 @@ export interface MachineOptions {
   startTimeoutMs: number;
   /** The check's scratch directory; each machine gets a folder in it. */
   root: string;
-  /** Ends the replica's whole process group if the check dies without stopping it. */
-  watchdog?: Watchdog;
+  /**
+   * Runs the replica in a process group of its own, signalled as a whole, and ends that group if
+   * the check dies without stopping it. Required: the shell's trap (shellCommand) relies on the
+   * app getting the group's SIGTERM itself.
+   */
+  watchdog: Watchdog;
+}
+
+/**
+ * The user's command line as a shell runs it: `STORE=memory node server.js` and `npm run build &&
+ * node server.js` as well as `node server.js`, so no `exec` in front of it (which takes only a
+ * simple command and replaces the shell with its first one). The replica runs in its own process
+ * group and every signal goes to the whole group, so the app gets SIGTERM itself. The trap keeps
+ * the shell alive until the command it waits for has ended (a shell runs a trap only after its
+ * foreground command): the group's leader exits last, so a restart waits for the old app to
+ * finish, the watchdog keeps watching the group while the app drains, and the app is never
+ * orphaned to a PID 1 that may not collect it. The command goes on a line of its own, so the
+ * shell parses it as the user typed it.
+ */
+export function shellCommand(command: string): string[] {
+  return ['/bin/sh', '-c', `trap 'exit 143' TERM\n${command}`];
 }
 
 const tail = (output: string) => {
@@ -59,15 +78,14 @@ export class Machine {
     mkdirSync(home);
     this.#app = new AppProcess({
       name,
-      // `exec` so that SIGTERM reaches the app, not a shell waiting for it.
-      command: ['/bin/sh', '-c', `exec ${options.command}`],
+      command: shellCommand(options.command),
       env: { ...options.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp, HOME: home, PWD: this.appDir },
       cwd: this.appDir,
       healthPath: options.readyPath ?? '/',
       readyWhen: options.readyPath ? 'ok' : 'answers',
       startTimeoutMs: options.startTimeoutMs,
       stopTimeoutMs: 5_000,
-      ...(options.watchdog && { watchdog: options.watchdog }),
+      watchdog: options.watchdog,
     });
   }
 
@@ -109,7 +127,8 @@ export class Machine {
   }
 
   identity(): Identity {
-    return { name: this.name, pid: this.#app.pid, port: this.port, paths: [this.dir] };
+    // The app's own pid (what it prints), not the shell's that started it.
+    return { name: this.name, pid: this.#app.servingPid, port: this.port, paths: [this.dir] };
   }
 
   async #start(): Promise<void> {
@@ -150,7 +169,7 @@ export class Machine {
     }
   }
 
-  /** SIGTERM, wait for it to exit, start again (same disk, new process). */
+  /** SIGTERM, wait for its whole process group to exit, start again (same disk, new process). */
   async restart(): Promise<void> {
     this.#agent.destroy();
     this.#agent = new Agent({ keepAlive: true, maxSockets: 4 });

@@ -4,9 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { SystemError } from './errors.js';
-import { portOwnedBy } from './port-owner.js';
+import { portOwner } from './port-owner.js';
 import { freePort } from './redis-server.js';
-import { killGroup, type Watchdog } from './watchdog.js';
+import { groupRunning, killGroup, type Watchdog } from './watchdog.js';
 
 /** Starts on a fresh port after the one given was taken by another process (port-owner.ts). */
 const portAttempts = 3;
@@ -61,6 +61,7 @@ export class AppProcess {
   #exited: Promise<void> = Promise.resolve();
   #log: string[] = [];
   #killed = false;
+  #servingPid: number | undefined;
 
   constructor(spec: AppSpec) {
     this.name = spec.name;
@@ -73,6 +74,14 @@ export class AppProcess {
 
   get pid(): number | undefined {
     return this.#child?.pid;
+  }
+
+  /**
+   * The process that holds the listening socket, once ready: the app itself when the command is
+   * a shell or `npm` that started it. `pid` where /proc cannot tell.
+   */
+  get servingPid(): number | undefined {
+    return this.#servingPid ?? this.pid;
   }
 
   /** The end of what the process wrote to stdout and stderr (for error messages). */
@@ -107,6 +116,7 @@ export class AppProcess {
 
   async #startOnce(): Promise<void> {
     this.#log = [];
+    this.#servingPid = undefined;
     this.port = await freePort();
     const [file, ...args] = this.#spec.command;
     const child = spawn(file!, args, {
@@ -133,12 +143,15 @@ export class AppProcess {
       }),
     );
     await this.#waitHealthy(child);
-    if (child.pid !== undefined && portOwnedBy(child.pid, this.port) === 'no') {
+    const owner: ReturnType<typeof portOwner> =
+      child.pid === undefined ? { owned: 'unknown' } : portOwner(child.pid, this.port);
+    if (owner.owned === 'no') {
       // What answered is another process on this port: the app never got it.
       this.#signal(child, 'SIGKILL');
       await this.#exited;
       throw new PortTakenError(this.name, this.port);
     }
+    this.#servingPid = owner.pid;
     this.state = 'up';
   }
 
@@ -169,7 +182,11 @@ export class AppProcess {
     }
   }
 
-  /** Graceful stop (SIGTERM: finish in-flight requests), SIGKILL after the stop timeout. */
+  /**
+   * Graceful stop (SIGTERM: finish in-flight requests), SIGKILL after the stop timeout. With a
+   * process group, it resolves when every process of the group has ended, not only the one
+   * started: a shell's or npm's child that outlives them would still hold memory, files and ports.
+   */
   async stop(): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -177,6 +194,7 @@ export class AppProcess {
     this.#signal(child, 'SIGTERM');
     const timer = setTimeout(() => this.#signal(child, 'SIGKILL'), this.#spec.stopTimeoutMs);
     await this.#exited;
+    await this.#groupEnded(child);
     clearTimeout(timer);
   }
 
@@ -187,6 +205,17 @@ export class AppProcess {
     this.#killed = true;
     this.#signal(child, 'SIGKILL');
     await this.#exited;
+    await this.#groupEnded(child);
+  }
+
+  /** Waits for the rest of the group; the SIGKILL already sent, or the stop's timer, ends it. */
+  async #groupEnded(child: ChildProcess): Promise<void> {
+    if (!this.#spec.watchdog || child.pid === undefined) return;
+    // Past the deadline a member is stuck in the kernel (D state): not worth hanging the stop for.
+    const deadline = Date.now() + this.#spec.stopTimeoutMs + 1000;
+    while (groupRunning(child.pid) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   #signal(child: ChildProcess, signal: NodeJS.Signals): void {

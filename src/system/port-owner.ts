@@ -21,13 +21,24 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
  * portOwnedBy(child.pid, 43121); // 'yes' | 'no' | 'unknown'
  */
 export function portOwnedBy(pid: number, port: number): 'yes' | 'no' | 'unknown' {
+  return portOwner(pid, port).owned;
+}
+
+/**
+ * As `portOwnedBy`, and which process of the tree holds the socket: the app itself when `pid` is
+ * a shell or `npm` that started it (its pid is what the app prints as its own).
+ *
+ * @example
+ * portOwner(shell.pid, 43121); // { owned: 'yes', pid: 43125 }
+ */
+export function portOwner(pid: number, port: number): { owned: 'yes' | 'no' | 'unknown'; pid?: number } {
   const inodes = listeningInodes(port);
-  if (inodes === null || inodes.size === 0) return 'unknown';
+  if (inodes === null || inodes.size === 0) return { owned: 'unknown' };
   // Most apps listen in the process started; the walk over every process is for the others
   // (`npm start`, a shell, a cluster primary with workers).
-  if (holdsSocket(pid, inodes)) return 'yes';
-  for (const p of processTree(pid)) if (p !== pid && holdsSocket(p, inodes)) return 'yes';
-  return 'no';
+  if (holdsSocket(pid, inodes)) return { owned: 'yes', pid };
+  for (const p of processTree(pid)) if (p !== pid && holdsSocket(p, inodes)) return { owned: 'yes', pid: p };
+  return { owned: 'no' };
 }
 
 /** Inodes of the sockets in LISTEN state on `port` (IPv4 and IPv6), or null without /proc. */

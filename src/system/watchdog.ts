@@ -14,7 +14,7 @@
  * SIGKILLed at once, one by one (nobody is left to notice).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './paths.js';
 
@@ -105,4 +105,36 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: the whole group has exited already.
   }
+}
+
+/**
+ * Whether a process of group `pgid` still runs. A zombie does not count: once its parent (a shell
+ * that was killed) is gone, it waits for an init that may never collect it (a container's PID 1),
+ * and it holds nothing. Without /proc, any member counts, zombies included.
+ */
+export function groupRunning(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false; // ESRCH: no member at all, the usual case, without reading /proc
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
 }

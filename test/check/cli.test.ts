@@ -106,6 +106,24 @@ describeRedis('unpinned check (the command)', () => {
       expect(readHar(join(harOut, 'baseline-1.har')).exchanges).toHaveLength(4);
     });
 
+    it('runs --app as a shell would: an assignment in front, two commands with &&', async () => {
+      // Each shape fails to start under `exec <command>`: exec takes the assignment for the
+      // program's name, and replaces the shell with `true`, so the app never runs.
+      const out = await unpinned(
+        '--app',
+        'true && SESSION_STORE=memory node apps/session-memory.mjs',
+        '--har',
+        har('session-memory'),
+        '--replicas',
+        '2',
+        '--json',
+        '-',
+      );
+      expect(out.stderr).not.toMatch(/UNPINNED_ERR_CHECK/);
+      expect(out.code).toBe(1);
+      expect(JSON.parse(out.stdout).findings[0]).toMatchObject({ step: 3, culpritId: 'session-memory' });
+    });
+
     it('exits 0 on a stateless app; --json - puts the JSON on stdout', async () => {
       const out = await unpinned(
         '--app',
@@ -122,6 +140,46 @@ describeRedis('unpinned check (the command)', () => {
       expect(out.code).toBe(0);
       expect(JSON.parse(out.stdout)).toMatchObject({ verdict: 'stateless', replicas: 3, findings: [] });
       expect(out.stderr).toMatch(/✓ stateless as far as this journey shows/);
+    });
+
+    it('says next to the verdict, and in warnings, that a WebSocket was not replayed', async () => {
+      const recording = JSON.parse(readFileSync(har('clean-cookie'), 'utf8'));
+      const first = recording.log.entries[0];
+      const socket = structuredClone(first);
+      socket.request.url = `${new URL(first.request.url).origin.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
+      socket.response.status = 101;
+      // Opened last, as a page opens its socket after loading.
+      socket.startedDateTime = new Date(
+        Date.parse(recording.log.entries.at(-1).startedDateTime) + 1000,
+      ).toISOString();
+      recording.log.entries.push(socket);
+      const path = join(scratch, 'with-websocket.har');
+      writeFileSync(path, JSON.stringify(recording));
+      const json = join(scratch, 'with-websocket.json');
+      const out = await unpinned(
+        '--app',
+        'node apps/clean-cookie.mjs',
+        '--har',
+        path,
+        '--env',
+        'COOKIE_SECRET=from-the-environment',
+        '--json',
+        json,
+      );
+      expect(out.code).toBe(0);
+      const lines = out.stdout.split('\n');
+      expect(lines[0]).toMatch(/^✓ stateless/);
+      expect(lines[1]).toMatch(
+        /^ {2}! The recording has 1 WebSocket connection \(Socket\.IO over WebSocket\)/,
+      );
+      const result = JSON.parse(readFileSync(json, 'utf8'));
+      expect(result.warnings).toEqual([
+        {
+          code: 'UNPINNED_WARN_CHECK_REALTIME_NOT_REPLAYED',
+          message: expect.stringContaining('docs/check.md#what-it-cannot-see'),
+        },
+      ]);
+      expect(result.journey.skipped).toEqual([expect.objectContaining({ entry: 5 })]);
     });
 
     it('replays a journey written in code (--script)', async () => {
@@ -178,48 +236,50 @@ describeRedis('unpinned check (the command)', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('killed outright (SIGKILL): its watchdog stops every replica and its Redis and removes every copy', async () => {
-    const dir = join(scratch, 'killed');
-    mkdirSync(dir);
-    const tag = randomUUID();
-    const child = spawn(
-      process.execPath,
-      [cli, 'check', '--app', 'node apps/session-memory.mjs', '--har', har('session-memory')],
-      {
+  it.each([
+    ['', 'node apps/session-memory.mjs'],
+    [' (an --app of two commands)', 'true && STORE=memory node apps/session-memory.mjs'],
+  ])(
+    'killed outright (SIGKILL)%s: its watchdog stops every replica and its Redis and removes every copy',
+    async (_, app) => {
+      const dir = join(scratch, `killed-${randomUUID()}`);
+      mkdirSync(dir);
+      const tag = randomUUID();
+      const child = spawn(process.execPath, [cli, 'check', '--app', app, '--har', har('session-memory')], {
         cwd: fixtures,
         env: { ...process.env, UNPINNED_CHECK_DIR: dir, UNPINNED_TEST_TAG: tag },
         stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    // Drained, never read: a full pipe would stall the check.
-    child.stdout.resume();
-    child.stderr.resume();
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.once('exit', (_, signal) => resolve(signal)),
-    );
-    // What the check started, as it runs: its children (the watchdog, the Redis, the replicas) and
-    // whatever carries the tag (redis-server rewrites its environment, so it is found by parent).
-    const started = () =>
-      [...new Set([...processTree(child.pid!), ...tagged(tag)])].filter((pid) => pid !== child.pid);
-    const pids = await waitFor(
-      () => {
-        const now = started();
-        const kinds = now.map(commandLine);
-        const complete =
-          kinds.some((c) => c.includes('redis-server')) &&
-          kinds.some((c) => c.includes('session-memory')) &&
-          kinds.some((c) => c.includes('watchdog-process.js'));
-        return complete ? now : null;
-      },
-      { timeoutMs: 30_000, what: 'the watchdog, a replica and the Redis running' },
-    );
-    expect(pids.map(commandLine).filter((c) => c.includes('watchdog-process.js'))).toHaveLength(1);
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
-    await waitGone(pids, 'every process the check started');
-    expect(tagged(tag)).toEqual([]);
-    await waitFor(() => readdirSync(dir).length === 0, { what: 'the watchdog to remove the copies' });
-  });
+      });
+      // Drained, never read: a full pipe would stall the check.
+      child.stdout.resume();
+      child.stderr.resume();
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.once('exit', (_, signal) => resolve(signal)),
+      );
+      // What the check started, as it runs: its children (the watchdog, the Redis, the replicas) and
+      // whatever carries the tag (redis-server rewrites its environment, so it is found by parent).
+      const started = () =>
+        [...new Set([...processTree(child.pid!), ...tagged(tag)])].filter((pid) => pid !== child.pid);
+      const pids = await waitFor(
+        () => {
+          const now = started();
+          const kinds = now.map(commandLine);
+          const complete =
+            kinds.some((c) => c.includes('redis-server')) &&
+            kinds.some((c) => c.includes('session-memory')) &&
+            kinds.some((c) => c.includes('watchdog-process.js'));
+          return complete ? now : null;
+        },
+        { timeoutMs: 30_000, what: 'the watchdog, a replica and the Redis running' },
+      );
+      expect(pids.map(commandLine).filter((c) => c.includes('watchdog-process.js'))).toHaveLength(1);
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      await waitGone(pids, 'every process the check started');
+      expect(tagged(tag)).toEqual([]);
+      await waitFor(() => readdirSync(dir).length === 0, { what: 'the watchdog to remove the copies' });
+    },
+  );
 
   describe.concurrent('bad input: a clear message and exit code 2', () => {
     const expectSetupError = (out: Outcome, code: string, message: RegExp) => {

@@ -30,6 +30,14 @@ describe('docs/check.md', () => {
     for (const flag of flags) expect(doc, flag).toContain(`\`${flag}`);
   });
 
+  it('documents the warnings and what journey.skipped[].entry counts', () => {
+    expect(doc).toContain('`UNPINNED_WARN_CHECK_REALTIME_NOT_REPLAYED`');
+    expect(doc).toContain('`UNPINNED_WARN_CHECK_MOSTLY_SKIPPED`');
+    expect(doc).toContain('"warnings": []');
+    expect(doc).toMatch(/`entry`, its 0-based index\s+in the HAR's `log\.entries`/);
+    expect(doc).toContain('## What it cannot see');
+  });
+
   it('lists every culprit the check can name', () => {
     for (const id of Object.keys(culprits)) expect(doc, id).toContain(`\`${id}\``);
   });
