@@ -8,6 +8,21 @@ import { portOwner } from './port-owner.js';
 import { freePort } from './redis-server.js';
 import { groupRunning, killGroup, type Watchdog } from './watchdog.js';
 
+/**
+ * The user's command line as a shell runs it: `STORE=memory node server.js` and `npm run build &&
+ * node server.js` as well as `node server.js`, so no `exec` in front of it (which takes only a
+ * simple command and replaces the shell with its first one). The replica runs in its own process
+ * group and every signal goes to the whole group, so the app gets SIGTERM itself. The trap keeps
+ * the shell alive until the command it waits for has ended (a shell runs a trap only after its
+ * foreground command): the group's leader exits last, so a restart waits for the old app to
+ * finish, the watchdog keeps watching the group while the app drains, and the app is never
+ * orphaned to a PID 1 that may not collect it. The command goes on a line of its own, so the
+ * shell parses it as the user typed it.
+ */
+export function shellCommand(command: string): string[] {
+  return ['/bin/sh', '-c', `trap 'exit 143' TERM\n${command}`];
+}
+
 /** Starts on a fresh port after the one given was taken by another process (port-owner.ts). */
 const portAttempts = 3;
 
