@@ -72,7 +72,7 @@ const what: Record<Finding['kind'], string> = {
   redirect: 'redirect',
   cookie: 'cookie',
   'content-type': 'content type',
-  header: 'RateLimit-Remaining',
+  header: 'requests left (rate-limit headers)',
   json: 'JSON',
   form: 'form',
   html: 'page text',
