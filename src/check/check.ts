@@ -26,6 +26,7 @@ import type { Machine, MachineOptions } from './machine.js';
 import { type Journey, type Plan, type Run, type RunContext, runPlan } from './replay.js';
 import { type CheckWarning, checkWarnings } from './report.js';
 import { scriptJourney } from './script-journey.js';
+import { storeKeys } from './store-keys.js';
 import { scratchParent, workdirSize } from './workdir.js';
 
 export interface CheckOptions {
@@ -172,7 +173,9 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
         );
         return result;
       };
-      return decide(replicas, run, journey, source, progress);
+      // Read from the private Redis only: a user's own is not listed key by key.
+      const keys = async () => (redis ? storeKeys(redis.url) : null);
+      return decide(replicas, run, journey, source, progress, keys);
     })();
     const decided = await work
       .catch((error: unknown) => {
@@ -211,6 +214,7 @@ async function decide(
   journey: Journey & Partial<HarJourney>,
   source: string,
   progress: (line: string) => void,
+  keys: () => Promise<string[] | null>,
 ): Promise<Omit<CheckResult, 'runs' | 'ms'>> {
   const names = Array.from({ length: replicas }, (_, i) => `replica-${i + 1}`);
   const single = (name: string, plan: string): Plan => ({ name: plan, machines: [name], route: () => name });
@@ -243,6 +247,8 @@ async function decide(
     rotation,
     `rotation: step 1 on ${names[0]}, step 2 on ${names[1]}, and so on over ${replicas} replicas${restart ? `; ${restart.machine} restarted before step ${restart.step + 1}` : ''}`,
   );
+  // What the rotation left in the shared store, before the next run empties it.
+  const shared = await keys();
   let baselines = [second];
   let models = learn(reference, baselines);
   let divergence = firstDivergence(models, reference, rotated);
@@ -271,6 +277,6 @@ async function decide(
     noise: { masked: models.reduce((n, m) => n + m.noise, 0) },
   };
   if (!divergence) return { verdict: 'stateless', findings: [], ...common };
-  const finding = await explain(divergence, { reference, rotated, models, rotation, run, names });
+  const finding = await explain(divergence, { reference, rotated, models, rotation, run, names, shared });
   return { verdict: 'stateful', findings: [finding], ...common };
 }

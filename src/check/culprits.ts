@@ -176,6 +176,37 @@ function signedToken(reader: StepRecord, name: string): { culprit: string; fix: 
 }
 
 /**
+ * The session id in a cookie the replica did not accept is a key of the shared store: the
+ * session was there for every replica, and the cookie that names it was refused, because each
+ * process signs cookies with a secret it made for itself (express-session's `s:<id>.<signature>`).
+ */
+function sharedSession(
+  reader: StepRecord,
+  name: string,
+  shared: readonly string[] | null,
+): { culprit: string; fix: string; why: string } | null {
+  if (!shared?.length) return null;
+  let value = sentValue(reader, name) ?? '';
+  try {
+    value = decodeURIComponent(value);
+  } catch {
+    // kept as sent
+  }
+  const ids = value
+    .replace(/^s:/, '')
+    .split(/[.:|]/)
+    .filter((part) => part.length >= 16);
+  const key = shared.find((k) => ids.some((id) => k.includes(id)));
+  if (!key) return null;
+  return {
+    why: `the shared store holds this session (key ${key.length > 60 ? `${key.slice(0, 57)}…` : key}), yet the replica did not accept cookie ${name}: its signature`,
+    culprit:
+      'a cookie secret made by each process at startup (crypto.randomBytes): the session is in the shared store, but a cookie one replica signed, the others reject',
+    fix: "Give every replica the same secret from the environment (express-session's and @fastify/session's secret, cookie-parser's); rotate it with a list of secrets that every replica accepts.",
+  };
+}
+
+/**
  * @example
  * diagnose({ reader, reference, difference, records, probes }).id; // 'session-memory'
  */
@@ -184,6 +215,8 @@ export function diagnose(input: {
   reference: StepRecord;
   difference: Difference;
   probes: Probes;
+  /** Keys the rotation left in the shared store, when known. */
+  shared?: readonly string[] | null;
 }): Diagnosis {
   const { reader, reference, difference, probes } = input;
   const evidence: string[] = [];
@@ -212,7 +245,7 @@ export function diagnose(input: {
   }
   const done = (id: CulpritId): Diagnosis => ({ id, evidence });
   const sessions = (cookie: string): Diagnosis => {
-    const token = signedToken(reader, cookie);
+    const token = signedToken(reader, cookie) ?? sharedSession(reader, cookie, input.shared ?? null);
     if (!token) return done('session-memory');
     evidence.push(token.why);
     return { id: 'session-memory', evidence, culprit: token.culprit, fix: token.fix };

@@ -77,7 +77,16 @@ export type Runner = (plan: Plan, what: string) => Promise<Run>;
 
 export async function explain(
   divergence: Divergence,
-  ctx: { reference: Run; rotated: Run; models: StepModel[]; rotation: Plan; run: Runner; names: string[] },
+  ctx: {
+    reference: Run;
+    rotated: Run;
+    models: StepModel[];
+    rotation: Plan;
+    run: Runner;
+    names: string[];
+    /** The keys the rotation left in the shared store (null when not known). */
+    shared?: string[] | null;
+  },
 ): Promise<Finding> {
   const { reference, rotated, models, rotation, run, names } = ctx;
   const k = Math.min(divergence.step, rotated.records.length - 1);
@@ -120,7 +129,13 @@ export async function explain(
     }
   }
   const { difference } = divergence;
-  const diagnosis = diagnose({ reader, reference: reference.records[k]!, difference, probes });
+  const diagnosis = diagnose({
+    reader,
+    reference: reference.records[k]!,
+    difference,
+    probes,
+    shared: ctx.shared ?? null,
+  });
   const writer = writerOf(rotated.records, k, diagnosis.id);
   return {
     step: divergence.step + 1,

@@ -60,6 +60,15 @@ describeRedis('unpinned check on fixture apps', () => {
     }
   });
 
+  it.concurrent('sessions in Redis behind a cookie secret each process made: names the secret, not the store', async () => {
+    const result = await run('session-memory', { SESSION_STORE: 'redis', SESSION_SECRET: 'random' });
+    expect(result.findings[0]).toMatchObject({ step: 3, culpritId: 'session-memory', readOn: 'replica-3' });
+    expect(result.findings[0]!.culprit).toMatch(/^a cookie secret made by each process at startup/);
+    expect(result.findings[0]!.evidence.join('\n')).toMatch(
+      /the shared store holds this session \(key sess:/,
+    );
+  });
+
   it.concurrent('finds notes kept in a Map behind ids made at random', async () => {
     const result = await run('clean-random-ids', { NOTES_STORE: 'memory' });
     expect(result.findings[0]).toMatchObject({
