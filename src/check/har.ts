@@ -69,7 +69,7 @@ export function readHar(file: string): Recording {
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));
+    doc = JSON.parse(decode(raw));
   } catch (cause) {
     throw invalid(file, `it is not JSON (${(cause as Error).message})`, cause);
   }
@@ -85,6 +85,25 @@ export function readHar(file: string): Recording {
     .map((e, i) => ({ e, i, t: Date.parse(e.started) }))
     .sort((x, y) => (Number.isNaN(x.t) || Number.isNaN(y.t) ? 0 : x.t - y.t) || x.i - y.i);
   return { creator, exchanges: order.map(({ e }, entry) => ({ ...e.exchange, entry })) };
+}
+
+/**
+ * JSON text of the file. HAR is UTF-8 (HAR 1.2 §encoding), but a HAR re-saved on Windows
+ * (PowerShell's `>` and `Out-File`, Notepad's "Unicode") is UTF-16 with a byte order mark:
+ * read it as the editor meant it rather than report NUL bytes as "not JSON".
+ */
+function decode(raw: Buffer): string {
+  // Without a BOM, a JSON document that starts with `{` or whitespace shows its encoding
+  // by where the NUL of the first ASCII character sits (RFC 4627 §3).
+  const le = (raw[0] === 0xff && raw[1] === 0xfe) || (raw.length >= 2 && raw[0] !== 0 && raw[1] === 0);
+  const be = (raw[0] === 0xfe && raw[1] === 0xff) || (raw.length >= 2 && raw[0] === 0 && raw[1] !== 0);
+  let text: string;
+  // An odd last byte is half a character: leave it out, JSON.parse then says what is wrong.
+  const even = raw.subarray(0, raw.length - (raw.length % 2));
+  if (le) text = even.toString('utf16le');
+  else if (be) text = Buffer.from(even).swap16().toString('utf16le');
+  else text = raw.toString('utf8');
+  return text.replace(/^\uFEFF/, '');
 }
 
 function parseEntry(

@@ -103,6 +103,21 @@ describe('readHar', () => {
     }
   });
 
+  it('reads a HAR re-saved as UTF-16 (PowerShell, Notepad "Unicode"), and one with a UTF-8 BOM', () => {
+    const text = har([entry('GET', 'https://shop.example/é', { status: 200 })]);
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.from(le).swap16();
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]);
+    const noBom = Buffer.from(text, 'utf16le');
+    for (const [name, content] of Object.entries({ le, be, bom, noBom })) {
+      const { exchanges } = readHar(file(`${name}.har`, content));
+      expect(
+        exchanges.map((e) => e.url.pathname),
+        name,
+      ).toEqual(['/%C3%A9']);
+    }
+  });
+
   it('throws only its own error on any JSON', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
