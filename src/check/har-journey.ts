@@ -10,13 +10,22 @@ import { CheckError } from './errors.js';
 import { type Extractor, extract, findExtractor, ResponseView } from './extract.js';
 import { mediaType } from './facts.js';
 import { headerOf, type RecordedExchange, type Recording } from './har.js';
-import type { Correlated, Journey, ReplaySession, StepRecord } from './replay.js';
+import type { Correlated, Journey, ReplaySession, StepInput, StepRecord } from './replay.js';
 import { fillSlots, type RequestParts, type Slot, slotsOf, type Where } from './slots.js';
 
 export interface Skipped {
   entry: number;
   request: string;
   reason: string;
+}
+
+/** What a HAR step sends, and what the recording could not give it. */
+export interface HarStepInput extends StepInput {
+  /**
+   * Why the recording has no body for a request that carried one (Chromium never
+   * records a file upload): a step the app rejects is then explained by it.
+   */
+  bodyMissing?: string;
 }
 
 interface Substitution {
@@ -202,14 +211,16 @@ export function harJourney(recording: Recording, file: string, origin?: string):
         if (parts.body && !headers.some(([n]) => n.toLowerCase() === 'content-type') && parts.body.mimeType) {
           headers.push(['content-type', parts.body.mimeType]);
         }
-        await session.send({
+        const input: HarStepInput = {
           method: ex.method,
           path: `${parts.path}${parts.query}`,
           headers,
           body: parts.body ? Buffer.from(parts.body.text, 'utf8') : null,
           recordedStatus: ex.response.status,
           correlated,
-        });
+          ...(ex.bodyMissing !== null && { bodyMissing: ex.bodyMissing }),
+        };
+        await session.send(input);
       }
     },
   };

@@ -5,6 +5,7 @@
  * file (timings, pages, `_initiator`, `_securityDetails`) is ignored.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { CheckError } from './errors.js';
 
 /** One request and response of the recording, as the app answered it then. */
@@ -20,6 +21,11 @@ export interface RecordedExchange {
   /** Chrome's `_fromCache`: answered from the browser's cache, never sent to the app. */
   fromCache: boolean;
   body: { mimeType: string; text: string } | null;
+  /**
+   * Why the recording has no (or only part of the) body the request carried: its
+   * Content-Type or Content-Length says there was one. Null when nothing is missing.
+   */
+  bodyMissing: string | null;
   response: {
     status: number;
     headers: [string, string][];
@@ -141,13 +147,13 @@ function parseEntry(
       headers,
       cookies,
       fromCache: Boolean(entry._fromCache),
-      body: parseBody(request.postData, headers),
+      ...parseBody(file, where, request, headers),
       response: {
         status: typeof response.status === 'number' ? response.status : 0,
         headers: responseHeaders,
         setCookies: setCookiesOf(responseHeaders, response.cookies),
         mimeType: String(content.mimeType ?? headerOf(responseHeaders, 'content-type') ?? ''),
-        text: contentText(content),
+        text: contentText(file, where, content),
       },
     },
   };
@@ -189,19 +195,101 @@ function setCookiesOf(headers: [string, string][], cookies: unknown): string[] {
   return cookies.filter(isObject).map((c) => `${String(c.name)}=${String(c.value ?? '')}`);
 }
 
-function parseBody(postData: unknown, headers: [string, string][]): RecordedExchange['body'] {
-  if (!isObject(postData)) return null;
-  const mimeType = String(postData.mimeType ?? headerOf(headers, 'content-type') ?? '');
-  if (typeof postData.text === 'string') return { mimeType, text: postData.text };
-  // HAR 1.2 §postData: `params` instead of `text` for posted forms (older Firefox).
-  const params = nameValues(postData.params);
-  if (!params.length) return null;
-  return { mimeType: 'application/x-www-form-urlencoded', text: new URLSearchParams(params).toString() };
+/** Why a request that had a body has none in the recording; shown when the app rejects it. */
+const upload = 'browsers do not record file uploads';
+const omitted = "the recorder left it out, as Playwright does with content: 'omit' or for a binary body";
+
+function parseBody(
+  harFile: string,
+  where: string,
+  request: Json,
+  headers: [string, string][],
+): { body: RecordedExchange['body']; bodyMissing: string | null } {
+  const contentType = headerOf(headers, 'content-type') ?? '';
+  // What the request itself says it carried, whatever the recorder kept of it.
+  const length = Number(headerOf(headers, 'content-length') ?? 0);
+  const declared =
+    length > 0 ||
+    (typeof request.bodySize === 'number' && request.bodySize > 0) ||
+    /^multipart\/form-data/i.test(contentType);
+  const { postData } = request;
+  // Chromium leaves `postData` out of a request that uploads a file.
+  if (!isObject(postData)) return { body: null, bodyMissing: declared ? upload : null };
+  const mimeType = String(postData.mimeType ?? contentType);
+  const found = (text: string) => ({ body: { mimeType, text }, bodyMissing: null });
+  if (typeof postData.text === 'string' && postData.text !== '') {
+    // Chrome keeps a multipart body's text fields and leaves each file's bytes out.
+    const short = length > Buffer.byteLength(postData.text) && /filename=/i.test(postData.text);
+    return short && /^multipart\//i.test(mimeType)
+      ? { body: { mimeType, text: postData.text }, bodyMissing: upload }
+      : found(postData.text);
+  }
+  // Playwright's `content: 'attach'`: the body is in a file next to the HAR.
+  if (typeof postData._file === 'string')
+    return found(attached(harFile, where, postData._file).toString('utf8'));
+  // HAR 1.2 §postData: `params` for posted forms, instead of `text` (older Firefox) or with an
+  // empty one (Playwright's `content: 'omit'` and `'attach'`).
+  const params = Array.isArray(postData.params) ? postData.params.filter(isObject) : [];
+  if (params.length) {
+    if (/^multipart\/form-data/i.test(mimeType)) return multipartOf(params, contentType || mimeType);
+    const pairs = params.map((p): [string, string] => [String(p.name ?? ''), String(p.value ?? '')]);
+    return {
+      body: { mimeType: 'application/x-www-form-urlencoded', text: new URLSearchParams(pairs).toString() },
+      bodyMissing: null,
+    };
+  }
+  if (typeof postData.text === 'string')
+    return { body: { mimeType, text: '' }, bodyMissing: declared ? omitted : null };
+  return { body: null, bodyMissing: declared ? omitted : null };
+}
+
+/** A multipart body again from its recorded fields, with the boundary the request's Content-Type names. */
+function multipartOf(
+  params: Json[],
+  contentType: string,
+): { body: RecordedExchange['body']; bodyMissing: string | null } {
+  const named = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  const boundary = named?.[1] ?? named?.[2] ?? 'unpinned-recorded-form';
+  const mimeType = named ? contentType : `multipart/form-data; boundary=${boundary}`;
+  let text = '';
+  let bodyMissing: string | null = null;
+  for (const p of params) {
+    const file = typeof p.fileName === 'string' ? `; filename="${p.fileName}"` : '';
+    const type = file && typeof p.contentType === 'string' ? `\r\nContent-Type: ${p.contentType}` : '';
+    if (file && typeof p.value !== 'string') bodyMissing = upload;
+    text += `--${boundary}\r\nContent-Disposition: form-data; name="${String(p.name ?? '')}"${file}${type}\r\n\r\n${String(p.value ?? '')}\r\n`;
+  }
+  return { body: { mimeType, text: `${text}--${boundary}--\r\n` }, bodyMissing };
+}
+
+/**
+ * A body Playwright's `content: 'attach'` wrote next to the HAR (`_file`), read as its own
+ * `routeFromHAR` does: relative to the HAR's folder, and never outside it.
+ */
+function attached(harFile: string, where: string, name: string): Buffer {
+  const folder = dirname(resolve(harFile));
+  const path = resolve(folder, name);
+  if (isAbsolute(name) || relative(folder, path).startsWith('..')) {
+    throw invalid(harFile, `${where} names a body file outside the HAR's folder (${name})`);
+  }
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw invalid(
+      harFile,
+      `${where} keeps its body in ${name}, which cannot be read next to it (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}); copy the files Playwright's content: 'attach' wrote along with the HAR, or record with the default content: 'embed'`,
+      cause,
+    );
+  }
 }
 
 const textual = /^(text\/|application\/(.*\+)?(json|xml|javascript|x-www-form-urlencoded)|image\/svg)/i;
 
-function contentText(content: Json): string | null {
+function contentText(harFile: string, where: string, content: Json): string | null {
+  if (typeof content._file === 'string') {
+    const bytes = attached(harFile, where, content._file);
+    return textual.test(String(content.mimeType ?? '')) ? bytes.toString('utf8') : null;
+  }
   if (typeof content.text !== 'string') return null;
   // HAR 1.2 §content: `encoding: "base64"` for bodies that are not text as recorded.
   if (content.encoding !== 'base64') return content.text;

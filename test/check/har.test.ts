@@ -118,6 +118,113 @@ describe('readHar', () => {
     }
   });
 
+  it("posts the form fields of Playwright's content: 'omit' and 'attach', and marks bodies it left out", () => {
+    const form = entry(
+      'POST',
+      'https://shop.example/login',
+      { status: 303 },
+      {
+        headers: [
+          ['Content-Type', 'application/x-www-form-urlencoded'],
+          ['Content-Length', '24'],
+        ],
+      },
+    );
+    // As Playwright writes them: an empty text, the fields in params.
+    form.request.postData = {
+      mimeType: 'application/x-www-form-urlencoded',
+      text: '',
+      params: [
+        { name: 'user', value: 'ann' },
+        { name: 'password', value: 's3cret &' },
+      ],
+    } as never;
+    const json = entry(
+      'POST',
+      'https://shop.example/api/items',
+      { status: 201 },
+      {
+        headers: [
+          ['content-type', 'application/json'],
+          ['Content-Length', '22'],
+        ],
+      },
+    );
+    json.request.postData = { mimeType: 'application/json', text: '', params: [] } as never;
+    json.request.bodySize = 22;
+    const boundary = '----WebKitFormBoundaryQ';
+    const multipart = entry(
+      'POST',
+      'https://shop.example/profile',
+      { status: 200 },
+      {
+        headers: [['Content-Type', `multipart/form-data; boundary=${boundary}`]],
+      },
+    );
+    multipart.request.postData = {
+      mimeType: `multipart/form-data; boundary=${boundary}`,
+      params: [{ name: 'bio', value: 'tea' }],
+    } as never;
+    // Chromium records no postData at all for a file upload.
+    const upload = entry(
+      'POST',
+      'https://shop.example/avatar',
+      { status: 200 },
+      {
+        headers: [
+          ['Content-Type', `multipart/form-data; boundary=${boundary}`],
+          ['Content-Length', '2100'],
+        ],
+      },
+    );
+    const get = entry('GET', 'https://shop.example/', { status: 200 });
+    const { exchanges } = readHar(file('omit.har', har([form, json, multipart, upload, get])));
+    expect(exchanges[0]!.body).toEqual({
+      mimeType: 'application/x-www-form-urlencoded',
+      text: 'user=ann&password=s3cret+%26',
+    });
+    expect(exchanges[0]!.bodyMissing).toBeNull();
+    expect(exchanges[1]!.bodyMissing).toMatch(/content: 'omit'/);
+    expect(exchanges[2]!.body!.text).toBe(
+      `--${boundary}\r\nContent-Disposition: form-data; name="bio"\r\n\r\ntea\r\n--${boundary}--\r\n`,
+    );
+    expect(
+      slotsOf({ path: '/', query: '', headers: [], body: exchanges[2]!.body }).map((s) => s.value),
+    ).toEqual(['tea']);
+    expect(exchanges[3]!.bodyMissing).toMatch(/file uploads/);
+    expect(exchanges[4]!.bodyMissing).toBeNull();
+  });
+
+  it("reads the bodies Playwright's content: 'attach' writes next to the HAR, and never outside its folder", () => {
+    const attachDir = mkdtempSync(join(dir, 'attach-'));
+    writeFileSync(join(attachDir, 'a1.dat'), 'user=ann&password=secret');
+    writeFileSync(join(attachDir, 'p1.html'), '<input name="_csrf" value="t1">');
+    const login = entry('POST', 'https://shop.example/login', { status: 303 });
+    login.request.postData = {
+      mimeType: 'application/x-www-form-urlencoded',
+      text: '',
+      params: [{ name: 'user', value: 'ann' }],
+      _file: 'a1.dat',
+    } as never;
+    const page = entry('GET', 'https://shop.example/', { status: 200 });
+    Object.assign(page.response.content, { _file: 'p1.html', size: 31 });
+    const path = join(attachDir, 'journey.har');
+    writeFileSync(path, har([login, page]));
+    const { exchanges } = readHar(path);
+    expect(exchanges[0]!.body!.text).toBe('user=ann&password=secret');
+    expect(exchanges[1]!.response.text).toBe('<input name="_csrf" value="t1">');
+    for (const name of ['gone.html', '../p1.html', '/etc/hostname']) {
+      Object.assign(page.response.content, { _file: name });
+      writeFileSync(path, har([page]));
+      expect(() => readHar(path), name).toThrow(
+        expect.objectContaining({
+          code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
+          message: expect.stringContaining(name),
+        }),
+      );
+    }
+  });
+
   it('throws only its own error on any JSON', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
