@@ -18,6 +18,11 @@ export interface RecordedExchange {
   headers: [string, string][];
   /** Cookies the browser sent (from the Cookie header, else `request.cookies`). */
   cookies: [string, string][];
+  /**
+   * A page load of a frame (`_resourceType: "document"` from Chrome and Playwright,
+   * `Sec-Fetch-Dest: document` from any current browser), not a script's request.
+   */
+  document: boolean;
   /** Chrome's `_fromCache`: answered from the browser's cache, never sent to the app. */
   fromCache: boolean;
   body: { mimeType: string; text: string } | null;
@@ -38,6 +43,11 @@ export interface RecordedExchange {
 
 export interface Recording {
   creator: string;
+  /**
+   * The URL of the first page, when the recorder names it: Chrome's `pages[0].title` is
+   * the page's URL (Playwright and Firefox write the document's title there instead).
+   */
+  pageUrl: URL | null;
   exchanges: RecordedExchange[];
 }
 
@@ -90,7 +100,21 @@ export function readHar(file: string): Recording {
   const order = entries
     .map((e, i) => ({ e, i, t: Date.parse(e.started) }))
     .sort((x, y) => (Number.isNaN(x.t) || Number.isNaN(y.t) ? 0 : x.t - y.t) || x.i - y.i);
-  return { creator, exchanges: order.map(({ e }, entry) => ({ ...e.exchange, entry })) };
+  return {
+    creator,
+    pageUrl: pageUrlOf(doc.log.pages),
+    exchanges: order.map(({ e }, entry) => ({ ...e.exchange, entry })),
+  };
+}
+
+function pageUrlOf(pages: unknown): URL | null {
+  const first = Array.isArray(pages) && isObject(pages[0]) ? pages[0].title : undefined;
+  if (typeof first !== 'string' || !/^https?:\/\//i.test(first)) return null;
+  try {
+    return new URL(first);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -146,6 +170,8 @@ function parseEntry(
       url,
       headers,
       cookies,
+      document:
+        entry._resourceType === 'document' || /^document$/i.test(headerOf(headers, 'sec-fetch-dest') ?? ''),
       fromCache: Boolean(entry._fromCache),
       ...parseBody(file, where, request, headers),
       response: {

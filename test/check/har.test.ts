@@ -462,10 +462,114 @@ describe('harJourney', () => {
     expect(sent[1]!.body!.toString()).toBe('_csrf=tok-live-3&user=ann');
   });
 
-  it('refuses a recording with nothing to replay at its origin', () => {
+  it('refuses a recording with nothing to replay at its origin, naming the origin and --origin', () => {
     const path = file('none.har', har([entry('GET', 'https://cdn.example/a.js', { status: 200 })]));
     expect(() => harJourney(readHar(path), path, 'https://shop.example')).toThrow(
-      expect.objectContaining({ code: 'UNPINNED_ERR_CHECK_HAR_INVALID' }),
+      expect.objectContaining({
+        code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
+        message: expect.stringMatching(
+          /no request to https:\/\/shop\.example \(given with --origin\).*\(https:\/\/cdn\.example\), name it with --origin <url>/,
+        ),
+      }),
     );
+  });
+
+  it('refuses a recording saved before anything was recorded, without blaming --origin', () => {
+    for (const entries of [[], [entry('GET', 'wss://shop.example/ws', { status: 101 })]]) {
+      const path = file('empty.har', har(entries));
+      expect(() => harJourney(readHar(path), path)).toThrow(
+        expect.objectContaining({
+          code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
+          message: expect.stringMatching(
+            /has no HTTP request to replay \((0 entries|1 entry, none of them HTTP)\).*Preserve log/,
+          ),
+        }),
+      );
+      expect(() => harJourney(readHar(path), path)).not.toThrow(/origin|undefined/);
+    }
+  });
+
+  it("takes the app's origin from the first page, not from a CDN or analytics request before it", () => {
+    const page = (url: string, shape: 'chrome' | 'firefox' | 'none') => {
+      const e = entry('GET', url, { status: 200, text: '<p>hi</p>' });
+      if (shape === 'chrome') Object.assign(e, { _resourceType: 'document' });
+      if (shape === 'firefox') e.request.headers.push({ name: 'Sec-Fetch-Dest', value: 'document' });
+      return e;
+    };
+    const cdn = entry('GET', 'https://cdn.example/boot.js', { status: 200, type: 'text/javascript' });
+    const beacon = entry('POST', 'https://analytics.example/collect', { status: 204, type: 'text/html' });
+    for (const shape of ['chrome', 'firefox', 'none'] as const) {
+      const entries = [
+        cdn,
+        page('https://shop.example/', shape),
+        entry('GET', 'https://shop.example/a.css', { status: 200 }),
+      ];
+      const journey = harJourney(readHar(file('cdn.har', har(entries))), 'cdn.har');
+      expect(journey.origin.origin, shape).toBe('https://shop.example');
+      expect(journey.steps).toHaveLength(2);
+    }
+    // Chrome names the first page's URL in pages[0].title: it wins over an earlier page.
+    const doc = JSON.parse(
+      har([beacon, page('https://ads.example/frame', 'chrome'), page('https://shop.example/', 'chrome')]),
+    );
+    doc.log.pages = [{ id: 'page_1', title: 'https://shop.example/', startedDateTime: '' }];
+    expect(harJourney(readHar(file('pages.har', JSON.stringify(doc))), 'pages.har').origin.origin).toBe(
+      'https://shop.example',
+    );
+    // A typed http:// address the site redirects to https:// is not where the journey happens.
+    const typed = entry('GET', 'http://shop.example/', {
+      status: 301,
+      headers: [['Location', 'https://www.shop.example/']],
+    });
+    Object.assign(typed, { _resourceType: 'document' });
+    const journey = harJourney(
+      readHar(file('typed.har', har([typed, page('https://www.shop.example/', 'chrome')]))),
+      'typed.har',
+    );
+    expect(journey.origin.origin).toBe('https://www.shop.example');
+  });
+
+  it('replays a real recording that opened the app on 127.0.0.1 and went on at localhost', () => {
+    // Chromium via Playwright, the first 10 entries: the home page typed as 127.0.0.1, the app's
+    // links to its configured base URL, http://localhost:3101, then the login.
+    const journey = harJourney(readHar(join(fixtures, 'mixed-loopback.har')), 'mixed-loopback.har');
+    expect(journey.skipped).toEqual([]);
+    expect(journey.steps.map((s) => `${s.method} ${s.url.host}${s.url.pathname}`).slice(3, 10)).toEqual([
+      'GET 127.0.0.1:3101/app.js',
+      'GET localhost:3101/login',
+      'GET localhost:3101/app.css',
+      'GET localhost:3101/logo.png',
+      'GET localhost:3101/app.js',
+      'POST localhost:3101/login',
+      'GET localhost:3101/dashboard',
+    ]);
+  });
+
+  it('replays 127.0.0.1, localhost and [::1] at one port as one app, each with its own Host', async () => {
+    const entries = [
+      entry('GET', 'http://127.0.0.1:3000/', { status: 200 }),
+      entry('GET', 'http://localhost:3000/login', { status: 200 }),
+      entry('GET', 'http://[::1]:3000/me', { status: 200 }),
+      entry('GET', 'http://localhost:4000/other', { status: 200 }),
+      entry('GET', 'http://app.localhost:3000/', { status: 200 }),
+    ];
+    const journey = harJourney(readHar(file('loopback.har', har(entries))), 'loopback.har');
+    expect(journey.steps.map((s) => s.url.host)).toEqual(['127.0.0.1:3000', 'localhost:3000', '[::1]:3000']);
+    expect(journey.skipped.map((s) => s.reason)).toEqual([
+      'another origin (localhost:4000)',
+      'another origin (app.localhost:3000)',
+    ]);
+    expect(journey.origins).toEqual(['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000']);
+    const { s, sent } = session([]);
+    await journey.play(s);
+    expect(sent.map((input) => input.headers.find(([n]) => n === 'host')?.[1])).toEqual([
+      '127.0.0.1:3000',
+      'localhost:3000',
+      '[::1]:3000',
+    ]);
+    // Named with --origin, the other loopback names still belong to it.
+    expect(
+      harJourney(readHar(file('loopback.har', har(entries))), 'loopback.har', 'http://localhost:3000').steps,
+    ).toHaveLength(3);
   });
 });
