@@ -23,7 +23,10 @@ export interface RecordedExchange {
    * `Sec-Fetch-Dest: document` from any current browser), not a script's request.
    */
   document: boolean;
-  /** Chrome's `_fromCache`: answered from the browser's cache, never sent to the app. */
+  /**
+   * Answered from the browser's cache, never sent to the app: Chrome's `_fromCache`, or a
+   * Playwright entry with a body and no bytes on the wire.
+   */
   fromCache: boolean;
   body: { mimeType: string; text: string } | null;
   /**
@@ -94,7 +97,8 @@ export function readHar(file: string): Recording {
     throw invalid(file, 'it has no "log.entries" array');
   }
   const creator = isObject(doc.log.creator) ? String(doc.log.creator.name ?? 'unknown') : 'unknown';
-  const entries = doc.log.entries.map((entry, i) => parseEntry(file, entry, i));
+  const playwright = creator === 'Playwright';
+  const entries = doc.log.entries.map((entry, i) => parseEntry(file, entry, i, playwright));
   // Entries are in start order in every recorder we know; sort anyway (stable) so a
   // hand-merged file replays in the order things happened.
   const order = entries
@@ -140,6 +144,7 @@ function parseEntry(
   file: string,
   entry: unknown,
   i: number,
+  playwright: boolean,
 ): { started: string; exchange: RecordedExchange } {
   const where = `entry ${i + 1}`;
   if (!isObject(entry) || !isObject(entry.request) || !isObject(entry.response)) {
@@ -172,7 +177,7 @@ function parseEntry(
       cookies,
       document:
         entry._resourceType === 'document' || /^document$/i.test(headerOf(headers, 'sec-fetch-dest') ?? ''),
-      fromCache: Boolean(entry._fromCache),
+      fromCache: Boolean(entry._fromCache) || (playwright && cacheHit(response, content)),
       ...parseBody(file, where, request, headers),
       response: {
         status: typeof response.status === 'number' ? response.status : 0,
@@ -183,6 +188,21 @@ function parseEntry(
       },
     },
   };
+}
+
+/**
+ * Playwright writes no `_fromCache`: a memory- or disk-cache hit is an ordinary 200 whose
+ * `_transferSize` (Chromium's encoded data length, headers included) is 0 although it has a
+ * body. An answer from the network always has bytes on the wire; with Firefox, where Playwright
+ * counts only the body's, an empty one has no body either. A revalidation (an If-None-Match
+ * answered 304, which Playwright writes as 200 with the cached body) did reach the app and has
+ * its 304's bytes: it is replayed.
+ */
+function cacheHit(response: Json, content: Json): boolean {
+  const size = typeof content.size === 'number' ? content.size : 0;
+  return (
+    response._transferSize === 0 && size > 0 && typeof response.status === 'number' && response.status > 0
+  );
 }
 
 function nameValues(list: unknown): [string, string][] {

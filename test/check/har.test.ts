@@ -1,5 +1,5 @@
 /** Reading HAR files, the live cookie jar, and correlation: what a replay sends. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -527,6 +527,39 @@ describe('harJourney', () => {
       'typed.har',
     );
     expect(journey.origin.origin).toBe('https://www.shop.example');
+  });
+
+  it("skips Playwright's unmarked cache hits and replays its revalidations, which reached the app", () => {
+    // Chromium via Playwright: /api/config (max-age=600) comes from the memory cache the second
+    // and third time, a 200 with no bytes on the wire; /api/catalog (ETag, no-cache) is
+    // revalidated: a 304 on the wire, written as 200 with the cached body and If-None-Match.
+    const journey = harJourney(readHar(join(fixtures, 'spa-cache.har')), 'spa-cache.har');
+    expect(journey.skipped).toEqual([
+      {
+        entry: 4,
+        request: expect.stringMatching(/GET .*\/api\/config$/),
+        reason: "answered from the browser's cache",
+      },
+      {
+        entry: 7,
+        request: expect.stringMatching(/GET .*\/api\/config$/),
+        reason: "answered from the browser's cache",
+      },
+    ]);
+    expect(journey.steps.map((s) => s.url.pathname)).toEqual([
+      '/',
+      '/api/catalog',
+      '/api/config',
+      '/api/catalog',
+      '/',
+      '/api/catalog',
+    ]);
+    // An entry that Chrome's DevTools did not mark is not second-guessed.
+    const doc = JSON.parse(readFileSync(join(fixtures, 'spa-cache.har'), 'utf8'));
+    doc.log.creator.name = 'WebInspector';
+    expect(harJourney(readHar(file('devtools.har', JSON.stringify(doc))), 'devtools.har').skipped).toEqual(
+      [],
+    );
   });
 
   it('replays a real recording that opened the app on 127.0.0.1 and went on at localhost', () => {
