@@ -64,12 +64,13 @@ export function assertReplays(run: Run): void {
     // than any advice about how the journey was recorded. (The replay keeps extra input fields.)
     const lacking = run.records
       .slice(0, record.step + 1)
+      .map((r) => ({ r, missing: (r.input as HarStepInput).bodyMissing }))
       .reverse()
-      .find((r) => (r.input as HarStepInput).bodyMissing);
-    if (lacking) {
+      .find(({ missing }) => missing);
+    if (lacking?.missing) {
       throw new CheckError(
         'UNPINNED_ERR_CHECK_REJECTED',
-        `${rejected} The recording left out the request body of step ${lacking.step + 1} (${lacking.label}: ${(lacking.input as HarStepInput).bodyMissing}): write this journey with --script (docs/check.md#a-journey-in-code).`,
+        `${rejected} The recording left out the request body of step ${lacking.r.step + 1}, ${lacking.r.label} (${lacking.missing.why}): ${lacking.missing.fix}.`,
       );
     }
     throw new CheckError(

@@ -9,7 +9,7 @@
 import { CheckError } from './errors.js';
 import { type Extractor, extract, findExtractor, ResponseView } from './extract.js';
 import { mediaType } from './facts.js';
-import { headerOf, type RecordedExchange, type Recording } from './har.js';
+import { type BodyMissing, headerOf, type RecordedExchange, type Recording } from './har.js';
 import type { Correlated, Journey, ReplaySession, StepInput, StepRecord } from './replay.js';
 import { fillSlots, type RequestParts, type Slot, slotsOf, type Where } from './slots.js';
 
@@ -25,13 +25,15 @@ export interface HarStepInput extends StepInput {
    * Why the recording has no body for a request that carried one (Chromium never
    * records a file upload): a step the app rejects is then explained by it.
    */
-  bodyMissing?: string;
+  bodyMissing?: BodyMissing;
 }
 
 interface Substitution {
   slot: Slot;
   from: number;
   extractor: Extractor;
+  /** Taken by name from a page the recording has no body of: only if the live field is hidden. */
+  byName?: true;
 }
 
 export interface HarJourney extends Journey {
@@ -169,7 +171,12 @@ function byName(slot: Slot, i: number, views: ResponseView[]): Substitution | nu
     const view = views[j]!;
     if (!/html/.test(view.type)) continue;
     if (view.text !== null) return null;
-    return { slot, from: j, extractor: { kind: 'field', name: where.name, occurrence: where.occurrence } };
+    return {
+      slot,
+      from: j,
+      extractor: { kind: 'field', name: where.name, occurrence: where.occurrence },
+      byName: true,
+    };
   }
   return null;
 }
@@ -258,9 +265,15 @@ export function harJourney(recording: Recording, file: string, origin?: string):
         const correlated: Correlated[] = [];
         for (const sub of substitutions[i]!) {
           const producer = session.records[sub.from];
-          const value = producer
-            ? extract(sub.extractor, liveView(producer), (n) => session.jar.value(n))
-            : undefined;
+          const view = producer ? liveView(producer) : undefined;
+          // A browser posts a page's hidden fields as the page had them and the others as the
+          // user typed them: what the recording shows for those is the user's input.
+          if (sub.byName && sub.extractor.kind === 'field') {
+            const { name, occurrence } = sub.extractor;
+            const live = view?.html?.fields.filter((f) => f.name === name)[occurrence];
+            if (live && live.type !== 'hidden') continue;
+          }
+          const value = view ? extract(sub.extractor, view, (n) => session.jar.value(n)) : undefined;
           correlated.push({
             slot: describeSlot(sub.slot.where),
             from: sub.from,

@@ -33,7 +33,7 @@ export interface RecordedExchange {
    * Why the recording has no (or only part of the) body the request carried: its
    * Content-Type or Content-Length says there was one. Null when nothing is missing.
    */
-  bodyMissing: string | null;
+  bodyMissing: BodyMissing | null;
   response: {
     status: number;
     headers: [string, string][];
@@ -241,16 +241,25 @@ function setCookiesOf(headers: [string, string][], cookies: unknown): string[] {
   return cookies.filter(isObject).map((c) => `${String(c.name)}=${String(c.value ?? '')}`);
 }
 
-/** Why a request that had a body has none in the recording; shown when the app rejects it. */
-const upload = 'browsers do not record file uploads';
-const omitted = "the recorder left it out, as Playwright does with content: 'omit' or for a binary body";
+/** Why a request that had a body has none in the recording, and what to do: shown when the app rejects it. */
+export interface BodyMissing {
+  why: string;
+  fix: string;
+}
+
+const script = 'write this journey with --script (docs/check.md#a-journey-in-code)';
+const upload: BodyMissing = { why: 'browsers do not record file uploads', fix: script };
+const omitted: BodyMissing = {
+  why: "the recorder left it out, as Playwright does with content: 'omit' or for a binary body",
+  fix: `record the journey again with Playwright's default content: 'embed', or ${script}`,
+};
 
 function parseBody(
   harFile: string,
   where: string,
   request: Json,
   headers: [string, string][],
-): { body: RecordedExchange['body']; bodyMissing: string | null } {
+): { body: RecordedExchange['body']; bodyMissing: BodyMissing | null } {
   const contentType = headerOf(headers, 'content-type') ?? '';
   // What the request itself says it carried, whatever the recorder kept of it.
   const length = Number(headerOf(headers, 'content-length') ?? 0);
@@ -293,12 +302,12 @@ function parseBody(
 function multipartOf(
   params: Json[],
   contentType: string,
-): { body: RecordedExchange['body']; bodyMissing: string | null } {
+): { body: RecordedExchange['body']; bodyMissing: BodyMissing | null } {
   const named = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   const boundary = named?.[1] ?? named?.[2] ?? 'unpinned-recorded-form';
   const mimeType = named ? contentType : `multipart/form-data; boundary=${boundary}`;
   let text = '';
-  let bodyMissing: string | null = null;
+  let bodyMissing: BodyMissing | null = null;
   for (const p of params) {
     const file = typeof p.fileName === 'string' ? `; filename="${p.fileName}"` : '';
     const type = file && typeof p.contentType === 'string' ? `\r\nContent-Type: ${p.contentType}` : '';

@@ -295,7 +295,7 @@ describeRedis('unpinned check (the command)', () => {
       expectSetupError(
         out,
         'UNPINNED_ERR_CHECK_REJECTED',
-        /rejects step 2 \(POST \/login\).*The recording left out the request body of step 2 \(POST \/login: browsers do not record file uploads\): write this journey with --script \(docs\/check\.md#a-journey-in-code\)/,
+        /rejects step 2 \(POST \/login\).*The recording left out the request body of step 2, POST \/login \(browsers do not record file uploads\): write this journey with --script \(docs\/check\.md#a-journey-in-code\)\./,
       );
     });
 

@@ -184,14 +184,17 @@ describe('readHar', () => {
       text: 'user=ann&password=s3cret+%26',
     });
     expect(exchanges[0]!.bodyMissing).toBeNull();
-    expect(exchanges[1]!.bodyMissing).toMatch(/content: 'omit'/);
+    expect(exchanges[1]!.bodyMissing).toMatchObject({ why: expect.stringMatching(/content: 'omit'/) });
     expect(exchanges[2]!.body!.text).toBe(
       `--${boundary}\r\nContent-Disposition: form-data; name="bio"\r\n\r\ntea\r\n--${boundary}--\r\n`,
     );
     expect(
       slotsOf({ path: '/', query: '', headers: [], body: exchanges[2]!.body }).map((s) => s.value),
     ).toEqual(['tea']);
-    expect(exchanges[3]!.bodyMissing).toMatch(/file uploads/);
+    expect(exchanges[3]!.bodyMissing).toEqual({
+      why: 'browsers do not record file uploads',
+      fix: 'write this journey with --script (docs/check.md#a-journey-in-code)',
+    });
     expect(exchanges[4]!.bodyMissing).toBeNull();
   });
 
@@ -455,11 +458,15 @@ describe('harJourney', () => {
     const doc = JSON.parse(recording);
     delete doc.log.entries[0].response.content.text;
     const journey = harJourney(readHar(file('bare.har', JSON.stringify(doc))), 'bare.har');
+    // The live page's empty (or prefilled) text field is not what the user typed into it.
     const { s, sent } = session([
-      { body: '<form method="post"><input type="hidden" name="_csrf" value="tok-live-3"></form>' },
+      {
+        body: '<form method="post"><input type="hidden" name="_csrf" value="tok-live-3"><input name="user" value=""></form>',
+      },
     ]);
     await journey.play(s);
     expect(sent[1]!.body!.toString()).toBe('_csrf=tok-live-3&user=ann');
+    expect(sent[1]!.correlated).toEqual([{ slot: 'form _csrf', from: 0, found: true, changed: true }]);
   });
 
   it('refuses a recording with nothing to replay at its origin, naming the origin and --origin', () => {
