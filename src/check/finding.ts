@@ -8,6 +8,7 @@ import { compareAt, type Divergence } from './compare.js';
 import { type CulpritId, culprits, diagnose, type Probes, writerOf } from './culprits.js';
 import { CheckError } from './errors.js';
 import { mediaType } from './facts.js';
+import type { HarStepInput } from './har-journey.js';
 import { scanHtml } from './html.js';
 import type { Difference, StepModel } from './noise.js';
 import type { Plan, Run, StepRecord } from './replay.js';
@@ -58,9 +59,23 @@ export function assertReplays(run: Run): void {
       ? ` ${missed.map((c) => `${c.slot} (from step ${c.from + 1})`).join(', ')} could not be found in the live answers, so the recorded values were sent.`
       : '';
     const body = excerpt(record);
+    const rejected = `The app rejects step ${record.step + 1} (${record.label}) even with every step on one replica: the recording shows ${recorded}, ${record.machine} answered ${record.response.status}${body ? ` (${body})` : ''}.`;
+    // A body the recording left out, at this step or before it, explains the rejection better
+    // than any advice about how the journey was recorded. (The replay keeps extra input fields.)
+    const lacking = run.records
+      .slice(0, record.step + 1)
+      .map((r) => ({ r, missing: (r.input as HarStepInput).bodyMissing }))
+      .reverse()
+      .find(({ missing }) => missing);
+    if (lacking?.missing) {
+      throw new CheckError(
+        'UNPINNED_ERR_CHECK_REJECTED',
+        `${rejected} The recording left out the request body of step ${lacking.r.step + 1}, ${lacking.r.label} (${lacking.missing.why}): ${lacking.missing.fix}.`,
+      );
+    }
     throw new CheckError(
       'UNPINNED_ERR_CHECK_REJECTED',
-      `The app rejects step ${record.step + 1} (${record.label}) even with every step on one replica: the recording shows ${recorded}, ${record.machine} answered ${record.response.status}${body ? ` (${body})` : ''}.${hint} A journey must replay on one replica before replicas can be compared: record it against this app and version, with response bodies ("Save all as HAR with content"), and give the app with --env what it had when recorded.`,
+      `${rejected}${hint} A journey must replay on one replica before replicas can be compared: record it against this app and version, with response bodies ("Save all as HAR with content"), and give the app with --env what it had when recorded.`,
     );
   }
 }

@@ -103,7 +103,7 @@ export function registerCheck(program: Command): void {
       [],
     )
     .option('--ready <path>', 'a path that answers 2xx when the app is ready (default: any answer on /)')
-    .option('--origin <url>', "the app's origin in the recording (default: the first request's)")
+    .option('--origin <url>', "the app's origin in the recording (default: the first page's)")
     .option('--start-timeout <s>', 'seconds each replica may take to become ready', '20')
     // Usage errors are exit code 2, like setup errors; only the verdict uses 0 and 1.
     .exitOverride((err) => {

@@ -345,6 +345,20 @@ describeRedis('unpinned check (the command)', () => {
       );
     });
 
+    it('a journey the app rejects because the recording left out a request body', async () => {
+      // As Chromium records a form that uploads a file: the request's headers, no postData.
+      const doc = JSON.parse(readFileSync(har('clean-noisy'), 'utf8'));
+      delete doc.log.entries[1].request.postData;
+      const upload = join(scratch, 'upload.har');
+      writeFileSync(upload, JSON.stringify(doc));
+      const out = await unpinned('--app', 'node apps/clean-noisy.mjs', '--har', upload);
+      expectSetupError(
+        out,
+        'UNPINNED_ERR_CHECK_REJECTED',
+        /rejects step 2 \(POST \/login\).*The recording left out the request body of step 2, POST \/login \(browsers do not record file uploads\): write this journey with --script \(docs\/check\.md#a-journey-in-code\)\./,
+      );
+    });
+
     it('an app that dies in the middle of the journey', async () => {
       const out = await unpinned('--app', 'node apps/crashes.mjs', '--script', 'journeys/boom.mjs');
       expectSetupError(

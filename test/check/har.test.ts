@@ -1,5 +1,5 @@
 /** Reading HAR files, the live cookie jar, and correlation: what a replay sends. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -98,6 +98,131 @@ describe('readHar', () => {
         expect.objectContaining({
           code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
           message: expect.stringMatching(/Save all as HAR/),
+        }),
+      );
+    }
+  });
+
+  it('reads a HAR re-saved as UTF-16 (PowerShell, Notepad "Unicode"), and one with a UTF-8 BOM', () => {
+    const text = har([entry('GET', 'https://shop.example/é', { status: 200 })]);
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.from(le).swap16();
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]);
+    const noBom = Buffer.from(text, 'utf16le');
+    for (const [name, content] of Object.entries({ le, be, bom, noBom })) {
+      const { exchanges } = readHar(file(`${name}.har`, content));
+      expect(
+        exchanges.map((e) => e.url.pathname),
+        name,
+      ).toEqual(['/%C3%A9']);
+    }
+  });
+
+  it("posts the form fields of Playwright's content: 'omit' and 'attach', and marks bodies it left out", () => {
+    const form = entry(
+      'POST',
+      'https://shop.example/login',
+      { status: 303 },
+      {
+        headers: [
+          ['Content-Type', 'application/x-www-form-urlencoded'],
+          ['Content-Length', '24'],
+        ],
+      },
+    );
+    // As Playwright writes them: an empty text, the fields in params.
+    form.request.postData = {
+      mimeType: 'application/x-www-form-urlencoded',
+      text: '',
+      params: [
+        { name: 'user', value: 'ann' },
+        { name: 'password', value: 's3cret &' },
+      ],
+    } as never;
+    const json = entry(
+      'POST',
+      'https://shop.example/api/items',
+      { status: 201 },
+      {
+        headers: [
+          ['content-type', 'application/json'],
+          ['Content-Length', '22'],
+        ],
+      },
+    );
+    json.request.postData = { mimeType: 'application/json', text: '', params: [] } as never;
+    json.request.bodySize = 22;
+    const boundary = '----WebKitFormBoundaryQ';
+    const multipart = entry(
+      'POST',
+      'https://shop.example/profile',
+      { status: 200 },
+      {
+        headers: [['Content-Type', `multipart/form-data; boundary=${boundary}`]],
+      },
+    );
+    multipart.request.postData = {
+      mimeType: `multipart/form-data; boundary=${boundary}`,
+      params: [{ name: 'bio', value: 'tea' }],
+    } as never;
+    // Chromium records no postData at all for a file upload.
+    const upload = entry(
+      'POST',
+      'https://shop.example/avatar',
+      { status: 200 },
+      {
+        headers: [
+          ['Content-Type', `multipart/form-data; boundary=${boundary}`],
+          ['Content-Length', '2100'],
+        ],
+      },
+    );
+    const get = entry('GET', 'https://shop.example/', { status: 200 });
+    const { exchanges } = readHar(file('omit.har', har([form, json, multipart, upload, get])));
+    expect(exchanges[0]!.body).toEqual({
+      mimeType: 'application/x-www-form-urlencoded',
+      text: 'user=ann&password=s3cret+%26',
+    });
+    expect(exchanges[0]!.bodyMissing).toBeNull();
+    expect(exchanges[1]!.bodyMissing).toMatchObject({ why: expect.stringMatching(/content: 'omit'/) });
+    expect(exchanges[2]!.body!.text).toBe(
+      `--${boundary}\r\nContent-Disposition: form-data; name="bio"\r\n\r\ntea\r\n--${boundary}--\r\n`,
+    );
+    expect(
+      slotsOf({ path: '/', query: '', headers: [], body: exchanges[2]!.body }).map((s) => s.value),
+    ).toEqual(['tea']);
+    expect(exchanges[3]!.bodyMissing).toEqual({
+      why: 'browsers do not record file uploads',
+      fix: 'write this journey with --script (docs/check.md#a-journey-in-code)',
+    });
+    expect(exchanges[4]!.bodyMissing).toBeNull();
+  });
+
+  it("reads the bodies Playwright's content: 'attach' writes next to the HAR, and never outside its folder", () => {
+    const attachDir = mkdtempSync(join(dir, 'attach-'));
+    writeFileSync(join(attachDir, 'a1.dat'), 'user=ann&password=secret');
+    writeFileSync(join(attachDir, 'p1.html'), '<input name="_csrf" value="t1">');
+    const login = entry('POST', 'https://shop.example/login', { status: 303 });
+    login.request.postData = {
+      mimeType: 'application/x-www-form-urlencoded',
+      text: '',
+      params: [{ name: 'user', value: 'ann' }],
+      _file: 'a1.dat',
+    } as never;
+    const page = entry('GET', 'https://shop.example/', { status: 200 });
+    Object.assign(page.response.content, { _file: 'p1.html', size: 31 });
+    const path = join(attachDir, 'journey.har');
+    writeFileSync(path, har([login, page]));
+    const { exchanges } = readHar(path);
+    expect(exchanges[0]!.body!.text).toBe('user=ann&password=secret');
+    expect(exchanges[1]!.response.text).toBe('<input name="_csrf" value="t1">');
+    for (const name of ['gone.html', '../p1.html', '/etc/hostname']) {
+      Object.assign(page.response.content, { _file: name });
+      writeFileSync(path, har([page]));
+      expect(() => readHar(path), name).toThrow(
+        expect.objectContaining({
+          code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
+          message: expect.stringContaining(name),
         }),
       );
     }
@@ -333,17 +458,158 @@ describe('harJourney', () => {
     const doc = JSON.parse(recording);
     delete doc.log.entries[0].response.content.text;
     const journey = harJourney(readHar(file('bare.har', JSON.stringify(doc))), 'bare.har');
+    // The live page's empty (or prefilled) text field is not what the user typed into it.
     const { s, sent } = session([
-      { body: '<form method="post"><input type="hidden" name="_csrf" value="tok-live-3"></form>' },
+      {
+        body: '<form method="post"><input type="hidden" name="_csrf" value="tok-live-3"><input name="user" value=""></form>',
+      },
     ]);
     await journey.play(s);
     expect(sent[1]!.body!.toString()).toBe('_csrf=tok-live-3&user=ann');
+    expect(sent[1]!.correlated).toEqual([{ slot: 'form _csrf', from: 0, found: true, changed: true }]);
   });
 
-  it('refuses a recording with nothing to replay at its origin', () => {
+  it('refuses a recording with nothing to replay at its origin, naming the origin and --origin', () => {
     const path = file('none.har', har([entry('GET', 'https://cdn.example/a.js', { status: 200 })]));
     expect(() => harJourney(readHar(path), path, 'https://shop.example')).toThrow(
-      expect.objectContaining({ code: 'UNPINNED_ERR_CHECK_HAR_INVALID' }),
+      expect.objectContaining({
+        code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
+        message: expect.stringMatching(
+          /no request to https:\/\/shop\.example \(given with --origin\).*\(https:\/\/cdn\.example\), name it with --origin <url>/,
+        ),
+      }),
     );
+  });
+
+  it('refuses a recording saved before anything was recorded, without blaming --origin', () => {
+    for (const entries of [[], [entry('GET', 'wss://shop.example/ws', { status: 101 })]]) {
+      const path = file('empty.har', har(entries));
+      expect(() => harJourney(readHar(path), path)).toThrow(
+        expect.objectContaining({
+          code: 'UNPINNED_ERR_CHECK_HAR_INVALID',
+          message: expect.stringMatching(
+            /has no HTTP request to replay \((0 entries|1 entry, none of them HTTP)\).*Preserve log/,
+          ),
+        }),
+      );
+      expect(() => harJourney(readHar(path), path)).not.toThrow(/origin|undefined/);
+    }
+  });
+
+  it("takes the app's origin from the first page, not from a CDN or analytics request before it", () => {
+    const page = (url: string, shape: 'chrome' | 'firefox' | 'none') => {
+      const e = entry('GET', url, { status: 200, text: '<p>hi</p>' });
+      if (shape === 'chrome') Object.assign(e, { _resourceType: 'document' });
+      if (shape === 'firefox') e.request.headers.push({ name: 'Sec-Fetch-Dest', value: 'document' });
+      return e;
+    };
+    const cdn = entry('GET', 'https://cdn.example/boot.js', { status: 200, type: 'text/javascript' });
+    const beacon = entry('POST', 'https://analytics.example/collect', { status: 204, type: 'text/html' });
+    for (const shape of ['chrome', 'firefox', 'none'] as const) {
+      const entries = [
+        cdn,
+        page('https://shop.example/', shape),
+        entry('GET', 'https://shop.example/a.css', { status: 200 }),
+      ];
+      const journey = harJourney(readHar(file('cdn.har', har(entries))), 'cdn.har');
+      expect(journey.origin.origin, shape).toBe('https://shop.example');
+      expect(journey.steps).toHaveLength(2);
+    }
+    // Chrome names the first page's URL in pages[0].title: it wins over an earlier page.
+    const doc = JSON.parse(
+      har([beacon, page('https://ads.example/frame', 'chrome'), page('https://shop.example/', 'chrome')]),
+    );
+    doc.log.pages = [{ id: 'page_1', title: 'https://shop.example/', startedDateTime: '' }];
+    expect(harJourney(readHar(file('pages.har', JSON.stringify(doc))), 'pages.har').origin.origin).toBe(
+      'https://shop.example',
+    );
+    // A typed http:// address the site redirects to https:// is not where the journey happens.
+    const typed = entry('GET', 'http://shop.example/', {
+      status: 301,
+      headers: [['Location', 'https://www.shop.example/']],
+    });
+    Object.assign(typed, { _resourceType: 'document' });
+    const journey = harJourney(
+      readHar(file('typed.har', har([typed, page('https://www.shop.example/', 'chrome')]))),
+      'typed.har',
+    );
+    expect(journey.origin.origin).toBe('https://www.shop.example');
+  });
+
+  it("skips Playwright's unmarked cache hits and replays its revalidations, which reached the app", () => {
+    // Chromium via Playwright: /api/config (max-age=600) comes from the memory cache the second
+    // and third time, a 200 with no bytes on the wire; /api/catalog (ETag, no-cache) is
+    // revalidated: a 304 on the wire, written as 200 with the cached body and If-None-Match.
+    const journey = harJourney(readHar(join(fixtures, 'spa-cache.har')), 'spa-cache.har');
+    expect(journey.skipped).toEqual([
+      {
+        entry: 4,
+        request: expect.stringMatching(/GET .*\/api\/config$/),
+        reason: "answered from the browser's cache",
+      },
+      {
+        entry: 7,
+        request: expect.stringMatching(/GET .*\/api\/config$/),
+        reason: "answered from the browser's cache",
+      },
+    ]);
+    expect(journey.steps.map((s) => s.url.pathname)).toEqual([
+      '/',
+      '/api/catalog',
+      '/api/config',
+      '/api/catalog',
+      '/',
+      '/api/catalog',
+    ]);
+    // An entry that Chrome's DevTools did not mark is not second-guessed.
+    const doc = JSON.parse(readFileSync(join(fixtures, 'spa-cache.har'), 'utf8'));
+    doc.log.creator.name = 'WebInspector';
+    expect(harJourney(readHar(file('devtools.har', JSON.stringify(doc))), 'devtools.har').skipped).toEqual(
+      [],
+    );
+  });
+
+  it('replays a real recording that opened the app on 127.0.0.1 and went on at localhost', () => {
+    // Chromium via Playwright, the first 10 entries: the home page typed as 127.0.0.1, the app's
+    // links to its configured base URL, http://localhost:3101, then the login.
+    const journey = harJourney(readHar(join(fixtures, 'mixed-loopback.har')), 'mixed-loopback.har');
+    expect(journey.skipped).toEqual([]);
+    expect(journey.steps.map((s) => `${s.method} ${s.url.host}${s.url.pathname}`).slice(3, 10)).toEqual([
+      'GET 127.0.0.1:3101/app.js',
+      'GET localhost:3101/login',
+      'GET localhost:3101/app.css',
+      'GET localhost:3101/logo.png',
+      'GET localhost:3101/app.js',
+      'POST localhost:3101/login',
+      'GET localhost:3101/dashboard',
+    ]);
+  });
+
+  it('replays 127.0.0.1, localhost and [::1] at one port as one app, each with its own Host', async () => {
+    const entries = [
+      entry('GET', 'http://127.0.0.1:3000/', { status: 200 }),
+      entry('GET', 'http://localhost:3000/login', { status: 200 }),
+      entry('GET', 'http://[::1]:3000/me', { status: 200 }),
+      entry('GET', 'http://localhost:4000/other', { status: 200 }),
+      entry('GET', 'http://app.localhost:3000/', { status: 200 }),
+    ];
+    const journey = harJourney(readHar(file('loopback.har', har(entries))), 'loopback.har');
+    expect(journey.steps.map((s) => s.url.host)).toEqual(['127.0.0.1:3000', 'localhost:3000', '[::1]:3000']);
+    expect(journey.skipped.map((s) => s.reason)).toEqual([
+      'another origin (localhost:4000)',
+      'another origin (app.localhost:3000)',
+    ]);
+    expect(journey.origins).toEqual(['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000']);
+    const { s, sent } = session([]);
+    await journey.play(s);
+    expect(sent.map((input) => input.headers.find(([n]) => n === 'host')?.[1])).toEqual([
+      '127.0.0.1:3000',
+      'localhost:3000',
+      '[::1]:3000',
+    ]);
+    // Named with --origin, the other loopback names still belong to it.
+    expect(
+      harJourney(readHar(file('loopback.har', har(entries))), 'loopback.har', 'http://localhost:3000').steps,
+    ).toHaveLength(3);
   });
 });
