@@ -11,6 +11,7 @@
  * socket listens, and which processes hold it, closes that gap.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { procStats } from './proc.js';
 
 /**
  * Whether the socket listening on `port` belongs to the process `pid`, one of its descendants
@@ -68,28 +69,13 @@ function listeningInodes(port: number): Set<string> | null {
 function processTree(pid: number): number[] {
   const parents = new Map<number, number[]>();
   const tree = new Set<number>([pid]);
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [pid];
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const child = Number(name);
-    const ppid = Number(rest[1]);
-    if (Number(rest[2]) === pid) tree.add(child);
-    const list = parents.get(ppid);
-    if (list) list.push(child);
-    else parents.set(ppid, [child]);
+  const stats = procStats();
+  if (!stats) return [pid];
+  for (const p of stats) {
+    if (p.pgrp === pid) tree.add(p.pid);
+    const list = parents.get(p.ppid);
+    if (list) list.push(p.pid);
+    else parents.set(p.ppid, [p.pid]);
   }
   const queue = [...tree];
   while (queue.length > 0) {

@@ -14,9 +14,10 @@
  * SIGKILLed at once, one by one (nobody is left to notice).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './paths.js';
+import { procStats } from './proc.js';
 
 export class Watchdog {
   #child: ChildProcess;
@@ -118,23 +119,7 @@ export function groupRunning(pgid: number): boolean {
   } catch {
     return false; // ESRCH: no member at all, the usual case, without reading /proc
   }
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
-  }
-  return false;
+  const stats = procStats();
+  if (!stats) return true;
+  return stats.some((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X');
 }
