@@ -56,8 +56,8 @@ export const culprits: Record<CulpritId, { culprit: string; fix: string }> = {
   },
   'module-state': {
     culprit:
-      'data kept in process memory (a Map, an array or an object at module scope) that the other replicas do not have',
-    fix: 'Keep it in the shared store (Redis, your database), not in a module-level variable.',
+      'data kept in process memory (a Map, an array or an object at module scope, or in a singleton made at startup such as a NestJS service) that the other replicas do not have',
+    fix: 'Keep it in the shared store (Redis, your database), not in a module-level variable or a singleton.',
   },
   'local-disk': {
     culprit:
@@ -66,7 +66,7 @@ export const culprits: Record<CulpritId, { culprit: string; fix: string }> = {
   },
   'id-sequence': {
     culprit:
-      'an id sequence in process memory (a counter at module scope): two replicas hand out the same ids',
+      'an id sequence in process memory (a counter at module scope or in a singleton): two replicas hand out the same ids',
     fix: 'Let the shared database or Redis assign ids (a sequence, auto-increment, INCR), or use random ids (crypto.randomUUID()).',
   },
   'socket-io': {
@@ -131,6 +131,9 @@ export function writerOf(records: readonly StepRecord[], k: number, culprit?: Cu
   return pick === undefined ? null : records[pick]!;
 }
 
+/** The difference is that cookie being set or cleared, nothing of the answer itself. */
+const onlyCookie = (d: Difference, name: string) => d.key === `cookie.${name}` || d.key === `cookie.${name}=`;
+
 /** The value of cookie `name` in the Cookie header a request sent. */
 function sentValue(record: StepRecord, name: string): string | undefined {
   const header = record.input.headers.find(([n]) => n.toLowerCase() === 'cookie')?.[1] ?? '';
@@ -161,17 +164,26 @@ export interface Diagnosis {
 }
 
 /**
- * A session cookie that is a JWT carries the whole session: a replica that cannot read it
- * checks it with another key, one each process made for itself at startup.
+ * Cookies that carry the whole session, signed, in the shapes the common frameworks write:
+ * a JWT or itsdangerous token (Flask: `eyJ….….…`, compressed `.eJw….….…`), Mojolicious
+ * (`<base64>--<HMAC hex>`), Rails and Express signed cookies (`<base64>--<digest>`).
  */
+const signedShapes = [
+  /^\.?eyJ[\w-]+\.[\w-]+\.[\w-]+$/,
+  /^\.eJ[\w-]+\.[\w-]+\.[\w-]+$/,
+  /^[A-Za-z0-9+/=_%-]{8,}--[0-9a-f]{40,}$/,
+  /^[A-Za-z0-9+/=_%-]{16,}--[A-Za-z0-9+/=_%-]{20,}$/,
+];
+
+/** A cookie the request carried holds a signed session: the key that checks it is the question. */
 function signedToken(reader: StepRecord, name: string): { culprit: string; fix: string; why: string } | null {
   const value = sentValue(reader, name) ?? '';
-  if (!/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/.test(value)) return null;
+  if (!signedShapes.some((shape) => shape.test(value))) return null;
   return {
-    why: `cookie ${name} is a signed token (a JWT): the replica that rejected it checks it with another key`,
+    why: `cookie ${name} holds a signed session (${value.startsWith('eyJ') ? 'a JWT' : 'signed by the app'}): the replica that rejected it checks it with another key`,
     culprit:
-      'a signing key made by each process at startup (crypto.randomBytes for a JWT secret or a cookie secret): a token one replica signed, the others reject',
-    fix: 'Read the signing key from the environment or a secret store, the same on every replica (JWT_SECRET, the session secret); rotate it with a list of keys that every replica accepts.',
+      "a signing key made by each process at startup (a random secret: crypto.randomBytes, Python's os.urandom for Flask's secret_key, Mojolicious' secrets, a JWT key): a cookie one replica signed, the others reject",
+    fix: 'Read the signing key from the environment or a secret store, the same on every replica (SECRET_KEY, JWT_SECRET, the session secret); rotate it with a list of keys that every replica accepts.',
   };
 }
 
@@ -217,6 +229,8 @@ export function diagnose(input: {
   probes: Probes;
   /** Keys the rotation left in the shared store, when known. */
   shared?: readonly string[] | null;
+  /** The rotation's steps before this one, all answered alike. */
+  earlier?: readonly StepRecord[];
 }): Diagnosis {
   const { reader, reference, difference, probes } = input;
   const evidence: string[] = [];
@@ -253,11 +267,33 @@ export function diagnose(input: {
 
   if (/\/socket\.io\//.test(path) || /[?&]EIO=/.test(path)) return done('socket-io');
   if (probes.readerRestartedMatches) return done('module-cache');
-  if (probes.oneReplicaRestartedMatches) return done('local-disk');
+  if (probes.oneReplicaRestartedMatches) {
+    const session = sentCookies.find((c) => sessionName.test(c.name));
+    if (!session) return done('local-disk');
+    // session-file-store, connect-sqlite3 under the working directory: the session survives a
+    // restart of its replica and is on no other.
+    return {
+      id: 'local-disk',
+      evidence,
+      culprit: `sessions kept in files on the replica's local disk (session-file-store, an SQLite session store under the working directory): cookie ${session.name} names a session only the replica that wrote it has`,
+      fix: 'Keep sessions in a store every replica shares: connect-redis (or unpinned/redis, docs/migrating.md) instead of files on local disk.',
+    };
+  }
   // Both answers a 429 with the same count left is a limit every replica agrees on; what
   // differs then is elsewhere (a retry time), not the counters.
   const limited = (reader.response.status === 429) !== (reference.response.status === 429);
   if (difference.key === 'header.ratelimit-remaining' || limited) return done('rate-limit-memory');
+  // A signed session another replica wrote, whatever the cookie's name (Mojolicious calls it
+  // `mojolicious`): refused here, the keys differ. Before CSRF, whose token such a session holds.
+  // Unless an earlier step already took the same cookie to another replica and was answered
+  // alike: then every replica reads it, and what differs here is something else.
+  const readElsewhere = (name: string) =>
+    (input.earlier ?? []).some(
+      (r) =>
+        r.machine !== reader.cookiesSent.find((c) => c.name === name)?.setOn &&
+        sentValue(r, name) === sentValue(reader, name),
+    );
+  const signed = sentCookies.find((c) => signedToken(reader, c.name) && !readElsewhere(c.name));
   // The app issued a new value for a cookie the request carried: it did not know the one it got.
   // Some session libraries (@fastify/session) set their cookie on every answer, with the value
   // the request carried when they know the session: only a new value counts.
@@ -272,6 +308,14 @@ export function diagnose(input: {
   const fresh = reader.cookiesSent.find(
     (s) => s.setAt >= 0 && renewed(reader, s.name) && !renewed(reference, s.name),
   );
+  if (fresh && !sessionName.test(fresh.name) && onlyCookie(difference, fresh.name)) {
+    // A cookie that is no session (a boot id, a sticky hint) set anew with a value of the
+    // replica's own: state of the process that leaked to the client, not a lost session.
+    evidence.push(
+      `${reader.machine} set cookie ${fresh.name} anew, to a value of its own: the cookie carries something of the process that set it`,
+    );
+    return done('module-state');
+  }
   if (fresh) {
     evidence.push(
       `${reader.machine} answered with a new ${fresh.name} cookie: it did not know the session the request carried`,
@@ -294,8 +338,22 @@ export function diagnose(input: {
   }
   const csrfSent =
     correlated.some((c) => csrfName.test(c.slot)) || sentNames(reader).some((n) => csrfName.test(n));
-  if (csrfSent && reader.response.status >= 400 && reference.response.status < 400)
-    return done('csrf-memory');
+  if (csrfSent && reader.response.status >= 400 && reference.response.status < 400) {
+    if (!signed) return done('csrf-memory');
+    // The token sits in a signed session (Flask-WTF, csurf on cookie sessions): a CSRF secret
+    // made per process and a session key made per process look alike from outside.
+    evidence.push(
+      `cookie ${signed.name} holds a signed session, set by another replica: the CSRF token it holds, or the key that signs it, is per process`,
+    );
+    return {
+      id: 'csrf-memory',
+      evidence,
+      culprit:
+        "a CSRF secret, or the key that signs the session holding the CSRF token, made by each process at startup (Flask's secret_key or WTF_CSRF_SECRET_KEY from os.urandom, a random cookie secret)",
+      fix: 'Read both the CSRF secret and the session signing key from the environment, the same on every replica (Flask: SECRET_KEY and WTF_CSRF_SECRET_KEY).',
+    };
+  }
+  if (signed) return sessions(signed.name);
   const session = sentCookies.find((c) => sessionName.test(c.name));
   if (session) return sessions(session.name);
   if (idDifference(difference)) return done('id-sequence');

@@ -150,6 +150,7 @@ export async function explain(
     difference,
     probes,
     shared: ctx.shared ?? null,
+    earlier: rotated.records.slice(0, k),
   });
   const writer = writerOf(rotated.records, k, diagnosis.id);
   return {

@@ -77,7 +77,11 @@ async function runCheck(flags: CheckFlags): Promise<number> {
       return 130;
     }
     const err = error as Error & { code?: string };
-    process.stderr.write(`unpinned check: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
+    // The code goes with the sentence that explains it, not after the app's own output that
+    // some messages end with ("Its output ended with: …").
+    const [head, ...rest] = String(err.message).split('\n');
+    const code = err.code ? ` (${err.code})` : '';
+    process.stderr.write(`unpinned check: ${head}${code}\n${rest.map((line) => `${line}\n`).join('')}`);
     return 2;
   } finally {
     process.off('SIGINT', interrupt);

@@ -2,6 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { firstDivergence, learn } from '../../src/check/compare.js';
+import type { CookieChange } from '../../src/check/cookie-jar.js';
+import { diagnose } from '../../src/check/culprits.js';
 import { ancestors, type Facts, factsOf } from '../../src/check/facts.js';
 import { scanHtml } from '../../src/check/html.js';
 import { compareStep, learnStep } from '../../src/check/noise.js';
@@ -325,5 +327,89 @@ describe('learn (a run against the reference, step by step)', () => {
   it("reads express-rate-limit's draft-8 header, with a space after each ';'", () => {
     const limited = facts('', 'text/plain', 200, [['ratelimit', '"5-in-15min"; r=4; t=900']]);
     expect(limited.scalar.get('header.ratelimit-remaining')).toBe('4');
+  });
+});
+
+describe('diagnose (which culprit)', () => {
+  // Step 2 carried cookie `name` that replica-1 set at step 1, and replica-2 set it anew.
+  const reissued = (name: string) => {
+    const record = (machine: string, sent: boolean, changes: CookieChange[]) =>
+      ({
+        step: 1,
+        label: 'GET /',
+        input: {
+          method: 'GET',
+          path: '/',
+          headers: sent ? [['cookie', `${name}=aaaa1111bbbb2222`]] : [],
+          body: null,
+        },
+        response: { status: 200, statusText: 'OK', headers: [], body: Buffer.alloc(0), setCookies: [] },
+        machine,
+        restarted: false,
+        identity,
+        facts: { scalar: new Map(), raw: new Map(), text: [] },
+        cookiesSent: sent ? [{ name, setAt: 0, setOn: 'replica-1' }] : [],
+        cookieChanges: changes,
+      }) as unknown as StepRecord;
+    return diagnose({
+      reader: record('replica-2', true, [{ name, action: 'set', value: 'cccc3333dddd4444' }]),
+      reference: record('replica-1', true, []),
+      difference: { kind: 'cookie', key: `cookie.${name}`, expected: null, got: 'set' },
+      probes: { readerRestartedMatches: null, oneReplicaRestartedMatches: false },
+    });
+  };
+
+  it('a session cookie set anew is a session the replica did not know', () => {
+    expect(reissued('sid').id).toBe('session-memory');
+  });
+
+  it('another cookie set anew to a value of its own is state of the process, not a session', () => {
+    const diagnosis = reissued('boot');
+    expect(diagnosis.id).toBe('module-state');
+    expect(diagnosis.evidence.join('\n')).toMatch(/set cookie boot anew/);
+  });
+});
+
+describe('diagnose (signed sessions in cookies)', () => {
+  const flask = '.eJwljkEKwzAMBP_ic04.aQnx1g.Kx2h4uS0ZVt7mJVw8m3b8mXhXqQ';
+  const mojo =
+    'eyJleHBpcmVzIjoxNzY1MTYwMDAwfQ----3f1c9a0b7e2d4c6f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b';
+  const record = (step: number, machine: string, name: string, value: string, status = 200) =>
+    ({
+      step,
+      label: 'GET /',
+      input: { method: 'GET', path: '/', headers: [['cookie', `${name}=${value}`]], body: null },
+      response: { status, statusText: '', headers: [], body: Buffer.alloc(0), setCookies: [] },
+      machine,
+      restarted: false,
+      identity,
+      facts: { scalar: new Map(), raw: new Map(), text: [] },
+      cookiesSent: [{ name, setAt: 0, setOn: 'replica-1' }],
+      cookieChanges: [],
+    }) as unknown as StepRecord;
+  const diagnoseAt = (name: string, value: string, earlier: StepRecord[] = []) =>
+    diagnose({
+      reader: record(2, 'replica-3', name, value, 302),
+      reference: record(2, 'replica-1', name, value),
+      difference: { kind: 'status', key: 'status', expected: '200', got: '302' },
+      probes: { readerRestartedMatches: null, oneReplicaRestartedMatches: false },
+      earlier,
+    });
+
+  it("names the signing key for Flask's and Mojolicious' cookies, whatever the cookie is called", () => {
+    for (const [name, value] of [
+      ['session', flask],
+      ['greeter', flask],
+      ['mojolicious', mojo],
+    ] as const) {
+      const diagnosis = diagnoseAt(name, value);
+      expect(diagnosis.id, name).toBe('session-memory');
+      expect(diagnosis.culprit, name).toMatch(/^a signing key made by each process at startup/);
+    }
+  });
+
+  it('does not, when an earlier step took the same cookie to another replica and was answered alike', () => {
+    const diagnosis = diagnoseAt('greeter', flask, [record(1, 'replica-2', 'greeter', flask)]);
+    expect(diagnosis.id).toBe('module-state');
   });
 });

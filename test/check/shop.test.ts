@@ -75,6 +75,7 @@ describeRedis('unpinned check on the demo shop', () => {
       const { code, result } = await checkShop('sqlite --sqlite ./sessions.db');
       expect(code).toBe(1);
       expect(result.findings[0]).toMatchObject({ step: 4, request: 'GET /', culpritId: 'local-disk' });
+      expect(result.findings[0]!.culprit).toMatch(/^sessions kept in files on the replica's local disk/);
     });
   });
 });
