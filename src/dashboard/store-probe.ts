@@ -12,10 +12,10 @@
  * are live or expired within the last moments (Redis deletes expired keys lazily and in a
  * background sweep several times a second).
  *
- * The client is a minimal RESP one (one connection per probe, one command): the dashboard has
+ * The client is a minimal RESP one (system/resp.ts: one connection per probe): the dashboard has
  * no dependency on a Redis client library, and a probe never queues behind a dead connection.
  */
-import { connect } from 'node:net';
+import { exchange } from '../system/resp.js';
 
 const COUNT = `
 local n = redis.call('DBSIZE')
@@ -79,69 +79,4 @@ export async function probeRedis(options: ProbeOptions): Promise<StoreProbe> {
   } catch (error) {
     return { up: false, ms: null, sessions: null, keys: null, exact: false, error: (error as Error).message };
   }
-}
-
-function encode(args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-}
-
-function exchange(url: URL, commands: string[][], timeoutMs: number): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port || 6379) });
-    let buffer = '';
-    const fail = (error: Error) => {
-      socket.destroy();
-      reject(error);
-    };
-    socket.setTimeout(timeoutMs, () => fail(new Error(`no answer within ${timeoutMs} ms`)));
-    socket.on('error', fail);
-    socket.on('connect', () => socket.write(commands.map(encode).join('')));
-    socket.on('data', (chunk) => {
-      buffer += chunk.toString('utf8');
-      try {
-        const replies: unknown[] = [];
-        let at = 0;
-        while (replies.length < commands.length) {
-          const parsed = parse(buffer, at);
-          if (!parsed) return; // incomplete: wait for more
-          replies.push(parsed.value);
-          at = parsed.next;
-        }
-        socket.end();
-        resolve(replies);
-      } catch (error) {
-        fail(error as Error);
-      }
-    });
-  });
-}
-
-/** One RESP2 reply at `at`, or null when it is not complete yet. Errors throw. */
-function parse(text: string, at: number): { value: unknown; next: number } | null {
-  const eol = text.indexOf('\r\n', at);
-  if (eol < 0) return null;
-  const type = text[at];
-  const line = text.slice(at + 1, eol);
-  if (type === '-') throw new Error(line);
-  if (type === '+') return { value: line, next: eol + 2 };
-  if (type === ':') return { value: Number(line), next: eol + 2 };
-  if (type === '$') {
-    const length = Number(line);
-    if (length < 0) return { value: null, next: eol + 2 };
-    // Replies parsed here are ASCII (integers, OK), so characters count as bytes.
-    if (text.length < eol + 2 + length + 2) return null;
-    return { value: text.slice(eol + 2, eol + 2 + length), next: eol + 2 + length + 2 };
-  }
-  if (type === '*') {
-    const items: unknown[] = [];
-    let next = eol + 2;
-    for (let i = 0; i < Number(line); i++) {
-      const item = parse(text, next);
-      if (!item) return null;
-      items.push(item.value);
-      next = item.next;
-    }
-    return { value: items, next };
-  }
-  throw new Error(`unexpected reply type ${type}`);
 }
