@@ -7,6 +7,7 @@ import { mediaType } from './facts.js';
 import { compareStep, type Difference, learnStep, type StepModel } from './noise.js';
 import { looksRandom } from './normalize.js';
 import type { Run, StepRecord } from './replay.js';
+import { decodeSafe } from './slots.js';
 
 export interface StepSummary {
   step: number;
@@ -48,7 +49,7 @@ function sameRequest(expected: StepRecord, got: StepRecord, segments: ReadonlySe
 
 /** An earlier answer of the run showed `value` (in its body or its Location): the app made it. */
 function produced(run: Run, step: number, value: string): boolean {
-  const wanted = [value, safeDecode(value)];
+  const wanted = [value, decodeSafe(value)];
   return run.records
     .slice(0, step)
     .some(({ response }) =>
@@ -57,14 +58,6 @@ function produced(run: Run, step: number, value: string): boolean {
           response.body.includes(v) || response.headers.some(([n, h]) => n === 'location' && h.includes(v)),
       ),
     );
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 /** The route a step belongs to: its method and path, with the segments that vary (ids) as `*`. */

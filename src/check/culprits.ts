@@ -7,9 +7,11 @@
  * replica (a stale copy another replica held); the second probe restarts only
  * the replica that answered wrong: right now means it held a stale copy.
  */
+
+import { parseCookieHeader } from './har.js';
 import type { Difference } from './noise.js';
 import type { StepRecord } from './replay.js';
-import { slotsOf } from './slots.js';
+import { decodeSafe, slotsOf } from './slots.js';
 
 export type CulpritId =
   | 'session-memory'
@@ -137,11 +139,7 @@ const onlyCookie = (d: Difference, name: string) => d.key === `cookie.${name}` |
 /** The value of cookie `name` in the Cookie header a request sent. */
 function sentValue(record: StepRecord, name: string): string | undefined {
   const header = record.input.headers.find(([n]) => n.toLowerCase() === 'cookie')?.[1] ?? '';
-  for (const pair of header.split(/;\s*/)) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq) === name) return pair.slice(eq + 1);
-  }
-  return undefined;
+  return parseCookieHeader(header).find(([n]) => n === name)?.[1];
 }
 
 /** Two numbers where an id sits: a JSON `id`/`…Id`/`…_id`, or a number in a redirect path. */
@@ -198,13 +196,7 @@ function sharedSession(
   shared: readonly string[] | null,
 ): { culprit: string; fix: string; why: string } | null {
   if (!shared?.length) return null;
-  let value = sentValue(reader, name) ?? '';
-  try {
-    value = decodeURIComponent(value);
-  } catch {
-    // kept as sent
-  }
-  const ids = value
+  const ids = decodeSafe(sentValue(reader, name) ?? '')
     .replace(/^s:/, '')
     .split(/[.:|]/)
     .filter((part) => part.length >= 16);
@@ -283,17 +275,6 @@ export function diagnose(input: {
   // differs then is elsewhere (a retry time), not the counters.
   const limited = (reader.response.status === 429) !== (reference.response.status === 429);
   if (difference.key === 'header.ratelimit-remaining' || limited) return done('rate-limit-memory');
-  // A signed session another replica wrote, whatever the cookie's name (Mojolicious calls it
-  // `mojolicious`): refused here, the keys differ. Before CSRF, whose token such a session holds.
-  // Unless an earlier step already took the same cookie to another replica and was answered
-  // alike: then every replica reads it, and what differs here is something else.
-  const readElsewhere = (name: string) =>
-    (input.earlier ?? []).some(
-      (r) =>
-        r.machine !== reader.cookiesSent.find((c) => c.name === name)?.setOn &&
-        sentValue(r, name) === sentValue(reader, name),
-    );
-  const signed = sentCookies.find((c) => signedToken(reader, c.name) && !readElsewhere(c.name));
   // The app issued a new value for a cookie the request carried: it did not know the one it got.
   // Some session libraries (@fastify/session) set their cookie on every answer, with the value
   // the request carried when they know the session: only a new value counts.
@@ -336,6 +317,17 @@ export function diagnose(input: {
     );
     return done('session-memory');
   }
+  // A signed session another replica wrote, whatever the cookie's name (Mojolicious calls it
+  // `mojolicious`): refused here, the keys differ. Unless an earlier step already took the same
+  // cookie to another replica and was answered alike: then every replica reads it, and what
+  // differs here is something else. With a CSRF failure it is named with the CSRF secret below.
+  const readElsewhere = (name: string) =>
+    (input.earlier ?? []).some(
+      (r) =>
+        r.machine !== reader.cookiesSent.find((c) => c.name === name)?.setOn &&
+        sentValue(r, name) === sentValue(reader, name),
+    );
+  const signed = sentCookies.find((c) => signedToken(reader, c.name) && !readElsewhere(c.name));
   const csrfSent =
     correlated.some((c) => csrfName.test(c.slot)) || sentNames(reader).some((n) => csrfName.test(n));
   if (csrfSent && reader.response.status >= 400 && reference.response.status < 400) {

@@ -7,6 +7,7 @@
 
 import { parseCookieHeader } from './har.js';
 import { decodeEntities, type HtmlView, scanHtml } from './html.js';
+import { decodeSafe } from './slots.js';
 
 export type Extractor =
   | { kind: 'cookie'; name: string }
@@ -144,13 +145,7 @@ const encodings = {
 };
 const decodings = {
   raw: (s: string) => s,
-  uri: (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  },
+  uri: decodeSafe,
   html: decodeEntities,
 };
 

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { CookieChange } from './cookie-jar.js';
 import { scanHtml } from './html.js';
+import { decodeSafe } from './slots.js';
 
 export interface Facts {
   /** Normalized values by key. */
@@ -91,14 +92,6 @@ function locationFacts(location: string, { origins }: FactContext, put: Put): vo
   put('location.path', decodeSafe(url.pathname), true);
   for (const [name, value] of url.searchParams) put(`location.query.${name}`, value, true);
 }
-
-const decodeSafe = (s: string) => {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-};
 
 /**
  * Remaining requests from the rate-limit headers: draft-ietf-httpapi-ratelimit-headers

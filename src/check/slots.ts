@@ -42,7 +42,8 @@ function counted<T extends { name: string }>(items: T[]): (T & { occurrence: num
   });
 }
 
-const decodeSafe = (s: string) => {
+/** `decodeURIComponent`, or the text as it was when it is not valid percent-encoding. */
+export const decodeSafe = (s: string): string => {
   try {
     return decodeURIComponent(s);
   } catch {
