@@ -250,7 +250,16 @@ export function diagnose(input: {
     );
   }
   const done = (id: CulpritId): Diagnosis => ({ id, evidence });
+  // An earlier step took the same cookie to another replica and was answered alike: every
+  // replica reads it, so neither its key nor its secret is the process's own.
+  const readElsewhere = (name: string) =>
+    (input.earlier ?? []).some(
+      (r) =>
+        r.machine !== reader.cookiesSent.find((c) => c.name === name)?.setOn &&
+        sentValue(r, name) === sentValue(reader, name),
+    );
   const sessions = (cookie: string): Diagnosis => {
+    if (readElsewhere(cookie)) return done('session-memory');
     const token = signedToken(reader, cookie) ?? sharedSession(reader, cookie, input.shared ?? null);
     if (!token) return done('session-memory');
     evidence.push(token.why);
@@ -318,15 +327,8 @@ export function diagnose(input: {
     return done('session-memory');
   }
   // A signed session another replica wrote, whatever the cookie's name (Mojolicious calls it
-  // `mojolicious`): refused here, the keys differ. Unless an earlier step already took the same
-  // cookie to another replica and was answered alike: then every replica reads it, and what
-  // differs here is something else. With a CSRF failure it is named with the CSRF secret below.
-  const readElsewhere = (name: string) =>
-    (input.earlier ?? []).some(
-      (r) =>
-        r.machine !== reader.cookiesSent.find((c) => c.name === name)?.setOn &&
-        sentValue(r, name) === sentValue(reader, name),
-    );
+  // `mojolicious`): refused here, the keys differ. With a CSRF failure it is named with the
+  // CSRF secret below.
   const signed = sentCookies.find((c) => signedToken(reader, c.name) && !readElsewhere(c.name));
   const csrfSent =
     correlated.some((c) => csrfName.test(c.slot)) || sentNames(reader).some((n) => csrfName.test(n));

@@ -411,5 +411,11 @@ describe('diagnose (signed sessions in cookies)', () => {
   it('does not, when an earlier step took the same cookie to another replica and was answered alike', () => {
     const diagnosis = diagnoseAt('greeter', flask, [record(1, 'replica-2', 'greeter', flask)]);
     expect(diagnosis.id).toBe('module-state');
+    // Also for a cookie whose name says session: what differs is not its key.
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiYW5uIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+    const named = diagnoseAt('token', jwt, [record(1, 'replica-2', 'token', jwt)]);
+    expect(named.id).toBe('session-memory');
+    expect(named.culprit).toBeUndefined();
+    expect(diagnoseAt('token', jwt).culprit).toMatch(/^a signing key made by each process at startup/);
   });
 });
