@@ -64,6 +64,7 @@ export class Machine {
     this.#app = new AppProcess({
       name,
       command: shellCommand(options.command),
+      gated: true,
       env: { ...options.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp, HOME: home, PWD: this.appDir },
       cwd: this.appDir,
       healthPath: options.readyPath ?? '/',

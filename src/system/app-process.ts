@@ -18,9 +18,14 @@ import { groupRunning, killGroup, type Watchdog } from './watchdog.js';
  * finish, the watchdog keeps watching the group while the app drains, and the app is never
  * orphaned to a PID 1 that may not collect it. The command goes on a line of its own, so the
  * shell parses it as the user typed it.
+ *
+ * Before anything of the user's runs, the shell reads one line from its stdin, which AppProcess
+ * writes once the watchdog has been told of the new group (`gated`): a supervisor killed in
+ * between leaves the shell an end of file, and it exits without starting the app that nobody
+ * would be left to stop.
  */
 export function shellCommand(command: string): string[] {
-  return ['/bin/sh', '-c', `trap 'exit 143' TERM\n${command}`];
+  return ['/bin/sh', '-c', `read -r _ || exit 1\ntrap 'exit 143' TERM\n${command}`];
 }
 
 /** Starts on a fresh port after the one given was taken by another process (port-owner.ts). */
@@ -53,6 +58,8 @@ export interface AppSpec {
   readyWhen?: 'ok' | 'answers';
   /** Working directory of the process (default: this process's). */
   cwd?: string;
+  /** The command waits for a line on stdin before it starts (shellCommand's gate). */
+  gated?: boolean;
   startTimeoutMs: number;
   stopTimeoutMs: number;
   /**
@@ -137,10 +144,16 @@ export class AppProcess {
     const child = spawn(file!, args, {
       env: { ...process.env, ...this.#spec.env, PORT: String(this.port), SERVER_NAME: this.name },
       ...(this.#spec.cwd ? { cwd: this.#spec.cwd } : {}),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [this.#spec.gated ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       detached: this.#spec.watchdog !== undefined,
     });
     this.#spec.watchdog?.adopt(child);
+    if (this.#spec.gated) {
+      // The watchdog knows the group now: let the command start. Its stdin is then at its end,
+      // as /dev/null would be. A child already gone makes the write fail, which is not an error.
+      child.stdin!.on('error', () => {});
+      child.stdin!.end('\n');
+    }
     this.#child = child;
     this.state = 'starting';
     const keep = (chunk: Buffer) => {
